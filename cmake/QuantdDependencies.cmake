@@ -56,7 +56,13 @@ if(QUANTD_BUILD_ENGINE)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(Torch REQUIRED)
-  # TorchConfig adds its flags to CMAKE_CXX_FLAGS; we link targets instead.
+  # Every engine target links quantd_torch, not torch: libtorch.so exports
+  # its own copies of some std::filesystem functions (remove_all, status,
+  # ...), and when it precedes libstdc++ in the load order its copies win
+  # and crash. Naming libstdc++ first in DT_NEEDED makes libstdc++'s win.
+  add_library(quantd_torch INTERFACE)
+  target_link_libraries(quantd_torch INTERFACE torch)
+  target_link_options(quantd_torch INTERFACE "LINKER:--no-as-needed" "-lstdc++")
   message(STATUS "LibTorch ${QUANTD_TORCH_VERSION} (cuda=${QUANTD_TORCH_HAS_CUDA})")
 
   find_program(QUANTD_NVCC nvcc PATHS /usr/local/cuda/bin)

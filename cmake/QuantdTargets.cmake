@@ -26,7 +26,7 @@ endfunction()
 function(quantd_engine_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PUBLIC_DEPS" ${ARGN})
   quantd_library(${name} SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS}
-                 PUBLIC_DEPS torch ${ARG_PUBLIC_DEPS})
+                 PUBLIC_DEPS quantd_torch ${ARG_PUBLIC_DEPS})
   target_precompile_headers(${name} REUSE_FROM quantd_engine_pch)
 endfunction()
 

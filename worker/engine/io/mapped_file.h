@@ -1,0 +1,45 @@
+// MappedFile: a read-only memory map of a whole file, released on
+// destruction. Model readers parse headers from it and decode tensors
+// straight out of it, so a tensor's bytes are only paged in when used.
+//
+// Ownership: the object owns the mapping; spans from data() are valid for
+// its lifetime. Movable, not copyable. Thread-safety: immutable after
+// construction, safe to read from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+
+namespace quantd::engine::io {
+
+class MappedFile {
+ public:
+  // Maps `path` read-only. Throws FormatError naming the file when it
+  // cannot be opened, is not a regular file, or cannot be mapped. An empty
+  // file maps to an empty span.
+  explicit MappedFile(const std::filesystem::path& path);
+  ~MappedFile();
+
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  uint64_t size_bytes() const { return size_bytes_; }
+  std::span<const std::byte> data() const {
+    return {static_cast<const std::byte*>(address_),
+            static_cast<size_t>(size_bytes_)};
+  }
+
+ private:
+  void Release() noexcept;
+
+  std::filesystem::path path_;
+  void* address_ = nullptr;
+  uint64_t size_bytes_ = 0;
+};
+
+}  // namespace quantd::engine::io
