@@ -63,6 +63,13 @@ absl::StatusOr<std::map<std::string, std::string>> ReadYaml(
   return out;
 }
 
+std::map<std::string, std::string>::const_iterator FindEitherSpelling(
+    const std::map<std::string, std::string>& values, const std::string& name) {
+  auto it = values.find(name);
+  if (it != values.end()) return it;
+  return values.find(ConfigSchema::AlternateSpelling(name));
+}
+
 std::string Describe(const std::string& source, const std::string& name) {
   if (source == "env") return ConfigSchema::EnvName(name);
   if (source == "flag") return "--" + name;
@@ -123,10 +130,23 @@ ConfigSchema& ConfigSchema::AddBool(std::string name, bool default_value,
 }
 
 const ConfigKey* ConfigSchema::Find(const std::string& name) const {
+  const std::string alternate = AlternateSpelling(name);
   for (const ConfigKey& key : keys_) {
-    if (key.name == name) return &key;
+    if (key.name == name || key.name == alternate) return &key;
   }
   return nullptr;
+}
+
+std::string ConfigSchema::AlternateSpelling(const std::string& name) {
+  std::string alternate = name;
+  for (char& c : alternate) {
+    if (c == '-') {
+      c = '_';
+    } else if (c == '_') {
+      c = '-';
+    }
+  }
+  return alternate;
 }
 
 std::string ConfigSchema::EnvName(const std::string& name) {
@@ -168,7 +188,8 @@ absl::StatusOr<Config> Config::Load(
     } else if (auto from_env = env(ConfigSchema::EnvName(key.name))) {
       value.text = *from_env;
       value.source = "env";
-    } else if (auto it = file_values.find(key.name); it != file_values.end()) {
+    } else if (auto it = FindEitherSpelling(file_values, key.name);
+               it != file_values.end()) {
       value.text = it->second;
       value.source = "file";
     }

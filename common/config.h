@@ -8,7 +8,9 @@
 //   QUANTD_ASSIGN_OR_RETURN(Config config,
 //                           Config::Load(schema, flags, env, file));
 //
-// Environment names are QUANTD_ + the key upper-cased with '.' and '-' as
+// Keys may be spelled with '-' or '_' interchangeably on the command line and
+// in files. Environment names are QUANTD_ + the key upper-cased with '.' and
+// '-' as
 // '_' (lease.timeout_seconds -> QUANTD_LEASE_TIMEOUT_SECONDS). YAML files may
 // nest maps; nested keys join with '.'.
 //
@@ -55,6 +57,10 @@ class ConfigSchema {
 
   const std::vector<ConfigKey>& keys() const { return keys_; }
   const ConfigKey* Find(const std::string& name) const;
+
+  // `name` with '-' and '_' swapped: flags and file keys accept either
+  // spelling (data-dir / data_dir), which name the same key.
+  static std::string AlternateSpelling(const std::string& name);
 
   // The environment variable that sets `name`.
   static std::string EnvName(const std::string& name);

@@ -8,7 +8,11 @@ ConfigFlags::ConfigFlags(CLI::App& app, const ConfigSchema& schema)
   group->add_option("--config", config_file_, "YAML configuration file");
   for (const ConfigKey& key : schema.keys()) {
     std::string& slot = storage_[key.name];
-    group->add_option("--" + key.name, slot,
+    // Both spellings work: --data-dir and --data_dir name the same key.
+    std::string names = "--" + key.name;
+    const std::string alternate = ConfigSchema::AlternateSpelling(key.name);
+    if (alternate != key.name) names += ",--" + alternate;
+    group->add_option(names, slot,
                       key.help + " (env " + ConfigSchema::EnvName(key.name) +
                           ", default " + key.default_value + ")");
   }

@@ -99,6 +99,19 @@ TEST(ConfigTest, MalformedFileIsInvalidArgument) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ConfigTest, DashesAndUnderscoresNameTheSameKey) {
+  ConfigSchema schema;
+  schema.AddString("data_dir", "/var/lib/quantd", "data");
+  const std::string file = WriteFile("data-dir: /srv/q\n");
+  auto from_file = Config::Load(schema, {}, FakeEnv({}), file);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->GetString("data_dir"), "/srv/q");
+  std::remove(file.c_str());
+  EXPECT_EQ(ConfigSchema::AlternateSpelling("metrics_listen-x"),
+            "metrics-listen_x");
+  EXPECT_NE(schema.Find("data-dir"), nullptr);
+}
+
 TEST(ConfigTest, EnvNameUppercasesAndReplacesSeparators) {
   EXPECT_EQ(ConfigSchema::EnvName("lease.timeout-seconds"),
             "QUANTD_LEASE_TIMEOUT_SECONDS");

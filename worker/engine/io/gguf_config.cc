@@ -161,6 +161,7 @@ tokenizer::TokenizerData TokenizerFromGguf(const GgufFile& file) {
   const GgufMetadata& metadata = file.metadata();
   tokenizer::TokenizerData data;
   data.kind = tokenizer::TokenizerData::Kind::kGgufBpe;
+  data.gguf_path = file.path();
   data.model = metadata.GetString("tokenizer.ggml.model");
   data.pre = metadata.FindString("tokenizer.ggml.pre").value_or("default");
   data.tokens = metadata.GetStringArray("tokenizer.ggml.tokens");
