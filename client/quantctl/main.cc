@@ -1,15 +1,18 @@
-// quantctl: submit, watch and manage quantd jobs. The verbs arrive with
-// issue 7; `version` works now.
+// quantctl: submit, watch and manage quantd jobs. All logic lives in the
+// quantd_client library (client/quantctl/cli.h).
+#include <unistd.h>
+
+#include <csignal>
 #include <iostream>
 
-#include "CLI/CLI.hpp"
+#include "client/quantctl/cli.h"
+#include "client/quantctl/terminal.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"quantctl: the quantd command-line client"};
-  app.require_subcommand(1);
-  app.add_subcommand("version", "print the client version")->callback([] {
-    std::cout << "quantctl 0.1.0\n";
-  });
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  // A closed pipe (quantctl list | head) ends the process quietly.
+  std::signal(SIGPIPE, SIG_DFL);
+  quantd::client::Io io{std::cout, std::cerr,
+                        quantd::client::DetectTerminal(STDOUT_FILENO),
+                        quantd::client::DetectTerminal(STDERR_FILENO)};
+  return quantd::client::RunQuantctl(argc, argv, io, quantd::ProcessEnv());
 }

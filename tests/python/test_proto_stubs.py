@@ -7,7 +7,7 @@ def test_job_service_has_every_rpc():
     service = jobs_pb2.DESCRIPTOR.services_by_name["JobService"]
     assert {m.name for m in service.methods} == {
         "SubmitJob", "GetJob", "ListJobs", "CancelJob", "WatchJob",
-        "ListArtifacts", "DownloadArtifact", "UploadBlob",
+        "ListArtifacts", "DownloadArtifact", "UploadBlob", "ListWorkers",
     }
     assert hasattr(jobs_pb2_grpc, "JobServiceStub")
     assert hasattr(worker_pb2_grpc, "WorkerGatewayStub")

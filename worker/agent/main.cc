@@ -1,18 +1,136 @@
-// quantd-worker: registers with quantd, leases jobs and runs each as a child
-// quantd-engine process. The lease loop arrives with issue 6; this binary
-// parses its configuration so deployments can be wired up.
+// quantd-worker: registers with quantd, leases jobs and runs each as a
+// child quantd-engine process (docs/formats/engine-protocol.md). SIGTERM or
+// SIGINT stops leasing, releases the running jobs and exits.
+// Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration.
+#include <pthread.h>
+#include <signal.h>
+
 #include <iostream>
+#include <memory>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "common/config.h"
 #include "common/config_flags.h"
+#include "common/logging.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "prometheus/registry.h"
+#include "worker/agent/capabilities.h"
+#include "worker/agent/child_process.h"
+#include "worker/agent/gateway_client.h"
+#include "worker/agent/job_workspace.h"
+#include "worker/agent/worker.h"
+#include "worker/agent/worker_config.h"
+#include "worker/agent/worker_metrics.h"
+
+namespace {
+
+using quantd::agent::Worker;
+
+// Signals are taken synchronously by one thread; every other thread
+// (gRPC's included) is created with them blocked.
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);  // Sent to itself when Run() ends on its own.
+  return set;
+}
+
+std::function<uint64_t()> DeviceMemoryProbe(const std::string& nvidia_smi,
+                                            spdlog::logger& log) {
+  if (nvidia_smi.empty() || nvidia_smi == "off") return {};
+  auto first = quantd::agent::QueryDeviceMemoryUsed(nvidia_smi);
+  if (!first.ok()) {
+    log.info("device memory not reported: {}", first.status().ToString());
+    return {};
+  }
+  return [nvidia_smi] {
+    return quantd::agent::QueryDeviceMemoryUsed(nvidia_smi).value_or(0);
+  };
+}
+
+absl::StatusOr<std::unique_ptr<quantd::agent::MetricsServer>> StartMetrics(
+    const std::string& listen, std::shared_ptr<prometheus::Registry> registry) {
+  if (listen.empty() || listen == "off") return nullptr;
+  return quantd::agent::MetricsServer::Start(listen, std::move(registry));
+}
+
+// Runs the worker until a stop signal (or a fatal error).
+int Serve(Worker& worker, const std::shared_ptr<spdlog::logger>& log) {
+  std::thread signals([&worker, log] {
+    const sigset_t set = StopSignals();
+    int signal = 0;
+    sigwait(&set, &signal);
+    if (signal != SIGUSR1) log->info("signal {}: stopping", signal);
+    worker.Stop();
+  });
+  const absl::Status status = worker.Run();
+  pthread_kill(signals.native_handle(), SIGUSR1);
+  signals.join();
+  if (!status.ok()) {
+    log->error("{}", status.ToString());
+    return 1;
+  }
+  log->info("stopped");
+  return 0;
+}
+
+void PrepareHost(const std::string& work_root, spdlog::logger& log) {
+  if (auto s = quantd::agent::BecomeChildSubreaper(); !s.ok()) {
+    log.warn("engine descendants may escape cleanup: {}", s.ToString());
+  }
+  if (auto stale = quantd::agent::RemoveStaleWorkspaces(work_root);
+      stale.ok() && *stale > 0) {
+    log.info("removed {} stale work dirs", *stale);
+  }
+}
+
+int RunWorker(const quantd::Config& config, quantd::LoggerFactory& logs) {
+  auto log = logs.Get("worker");
+  auto options =
+      quantd::agent::WorkerOptionsFromConfig(config, quantd::agent::Hostname());
+  if (!options.ok()) {
+    log->error("{}", options.status().ToString());
+    return 2;
+  }
+  PrepareHost(options->runner.work_root, *log);
+  auto capabilities = quantd::agent::ProbeEngine(options->runner.engine_path,
+                                                 absl::Seconds(120));
+  if (!capabilities.ok()) {
+    log->error("engine probe failed: {}", capabilities.status().ToString());
+    return 1;
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  quantd::agent::WorkerMetrics metrics(*registry);
+  auto metrics_server =
+      StartMetrics(config.GetString("metrics-listen"), registry);
+  if (!metrics_server.ok()) {
+    log->error("{}", metrics_server.status().ToString());
+    return 1;
+  }
+  if (*metrics_server)
+    log->info("metrics on port {}", (*metrics_server)->port());
+  quantd::agent::GatewayClient client(
+      grpc::CreateChannel(config.GetString("scheduler"),
+                          grpc::InsecureChannelCredentials()),
+      {.auth_token = config.GetString("token"),
+       .rpc_timeout = absl::Seconds(config.GetDouble("rpc-timeout-seconds"))});
+  Worker worker(*std::move(options), *std::move(capabilities), client, &metrics,
+                DeviceMemoryProbe(config.GetString("nvidia-smi"), *log), log);
+  return Serve(worker, log);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  const sigset_t stop_signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   CLI::App app{"quantd-worker: runs quantization jobs leased from quantd"};
   app.set_version_flag("--version", "quantd-worker 0.1.0");
-  quantd::ConfigSchema schema;
-  schema.AddString("scheduler", "127.0.0.1:7070", "quantd address")
-      .AddString("engine", "quantd-engine", "path of the quantd-engine binary");
+  const quantd::ConfigSchema schema = quantd::agent::WorkerConfigSchema();
   quantd::ConfigFlags flags(app, schema);
   CLI11_PARSE(app, argc, argv);
   auto config = quantd::Config::Load(schema, flags.Given(),
@@ -21,6 +139,12 @@ int main(int argc, char** argv) {
     std::cerr << "quantd-worker: " << config.status().message() << "\n";
     return 2;
   }
-  std::cerr << "quantd-worker: the lease loop is not built yet (issue 6)\n";
-  return 1;
+  auto logs = quantd::LoggerFactory::Create(
+      {.format = config->GetString("log.format"),
+       .levels = config->GetString("log.levels")});
+  if (!logs.ok()) {
+    std::cerr << "quantd-worker: " << logs.status().message() << "\n";
+    return 2;
+  }
+  return RunWorker(*config, **logs);
 }

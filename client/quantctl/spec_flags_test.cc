@@ -1,0 +1,206 @@
+#include "client/quantctl/spec_flags.h"
+
+#include "client/quantctl/data_source.h"
+#include "client/quantctl/scheme_flags.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace quantd::client {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kBlob[] =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+SubmitFlags MinimalFlags() {
+  SubmitFlags flags;
+  flags.model = "/models/smollm2.gguf";
+  flags.method = "osplus";
+  flags.scheme.preset = "w8a8";
+  flags.request_id = "req-1";
+  return flags;
+}
+
+std::string ErrorOf(const SubmitFlags& flags) {
+  return std::string(BuildSubmitPlan(flags).status().message());
+}
+
+TEST(SpecFlagsTest, MapsEveryFlagToItsSpecField) {
+  SubmitFlags flags = MinimalFlags();
+  flags.calib_data = kBlob;
+  flags.samples = "16";
+  flags.seq_len = "512";
+  flags.seed = "7";
+  flags.eval_data = "file:///data/wiki.test.raw";
+  flags.eval_seq_len = "1024";
+  flags.max_tokens = "4096";
+  flags.params = {"alpha=0.5"};
+  flags.labels = {"team=ml"};
+  flags.exports = {"packed"};
+  flags.priority = "-5";
+  flags.device = "cpu";
+  flags.max_attempts = "2";
+  const auto plan = BuildSubmitPlan(flags);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const auto& spec = plan->request.spec();
+  EXPECT_EQ(plan->request.request_id(), "req-1");
+  EXPECT_EQ(spec.model().uri(), "file:///models/smollm2.gguf");
+  EXPECT_EQ(spec.method(), "osplus");
+  EXPECT_EQ(spec.scheme().preset(), "w8a8");
+  EXPECT_EQ(spec.calibration().dataset().blob(), kBlob);
+  EXPECT_EQ(spec.calibration().n_samples(), 16u);
+  EXPECT_EQ(spec.calibration().seq_len(), 512u);
+  EXPECT_EQ(spec.calibration().seed(), 7u);
+  EXPECT_EQ(spec.evaluation().dataset().uri(), "file:///data/wiki.test.raw");
+  EXPECT_EQ(spec.evaluation().seq_len(), 1024u);
+  EXPECT_EQ(spec.evaluation().max_tokens(), 4096u);
+  EXPECT_DOUBLE_EQ(spec.method_params().fields().at("alpha").number_value(),
+                   0.5);
+  EXPECT_EQ(spec.labels().at("team"), "ml");
+  ASSERT_EQ(spec.export_formats_size(), 1);
+  EXPECT_EQ(spec.export_formats(0), quantd::v1::EXPORT_FORMAT_PACKED_INT);
+  EXPECT_EQ(spec.priority(), -5);
+  EXPECT_EQ(spec.resources().device(), "cpu");
+  EXPECT_EQ(spec.retry().max_attempts(), 2u);
+}
+
+TEST(SpecFlagsTest, RecordsLocalInputsForUploadButNotBlobs) {
+  SubmitFlags flags = MinimalFlags();
+  flags.calib_data = kBlob;
+  flags.eval_data = "file:///data/test.raw";
+  const auto plan = BuildSubmitPlan(flags);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->local_inputs.size(), 2u);
+  EXPECT_EQ(plan->local_inputs[0].field, "model");
+  EXPECT_EQ(plan->local_inputs[0].kind, "model");
+  EXPECT_EQ(plan->local_inputs[0].path, "/models/smollm2.gguf");
+  EXPECT_EQ(plan->local_inputs[1].field, "evaluation.dataset");
+  EXPECT_EQ(plan->local_inputs[1].flag, "--eval-data");
+  EXPECT_EQ(plan->local_inputs[1].path, "/data/test.raw");
+}
+
+TEST(SpecFlagsTest, ErrorsNameTheFlagAndTheReason) {
+  SubmitFlags flags = MinimalFlags();
+  flags.samples = "0";
+  EXPECT_EQ(ErrorOf(flags), "--samples: must be in 1..4096, got 0");
+  flags = MinimalFlags();
+  flags.seq_len = "4";
+  EXPECT_EQ(ErrorOf(flags), "--seq-len: must be in 8..32768, got 4");
+  flags = MinimalFlags();
+  flags.method = "";
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("--method: required"));
+  flags = MinimalFlags();
+  flags.priority = "101";
+  EXPECT_EQ(ErrorOf(flags), "--priority: must be in -100..100, got 101");
+  flags = MinimalFlags();
+  flags.device = "tpu";
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("--device: must be cuda or cpu"));
+  flags = MinimalFlags();
+  flags.exports = {"onnx"};
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("--export: must be one of"));
+  flags = MinimalFlags();
+  flags.model = "http://example.com/model.gguf";
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("MODEL: only file:// URIs"));
+  flags = MinimalFlags();
+  flags.calib_data = "sha256:xyz";
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("--calib-data"));
+  flags = MinimalFlags();
+  flags.request_id = std::string(129, 'r');
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("--request-id: must be 1..128"));
+}
+
+TEST(SpecFlagsTest, NoEvalConflictsWithEvaluationFlags) {
+  SubmitFlags flags = MinimalFlags();
+  flags.no_eval = true;
+  ASSERT_TRUE(BuildSubmitPlan(flags).ok());
+  EXPECT_TRUE(BuildSubmitPlan(flags)->request.spec().evaluation().skip());
+  flags.max_tokens = "100";
+  EXPECT_THAT(ErrorOf(flags), HasSubstr("--no-eval: conflicts"));
+}
+
+TEST(SchemeFlagsTest, ExplicitSettingsOverrideAPreset) {
+  SchemeFlags flags;
+  flags.preset = "w4a16-g128";
+  flags.weight_bits = "3";
+  flags.symmetric = true;
+  const auto scheme = BuildScheme(flags);
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  EXPECT_EQ(scheme->preset(), "w4a16-g128");
+  EXPECT_EQ(scheme->weights().bits(), 3u);
+  EXPECT_TRUE(scheme->weights().enabled());
+  EXPECT_TRUE(scheme->weights().symmetric());
+  // A16: --symmetric does not switch activation quantization on.
+  EXPECT_FALSE(scheme->has_activations());
+  EXPECT_EQ(SchemeSummary(*scheme), "w4a16-g128");
+}
+
+TEST(SchemeFlagsTest, BuildsAnExplicitSchemeWithoutPreset) {
+  SchemeFlags flags;
+  flags.weight_bits = "4";
+  flags.group_size = "64";
+  flags.activation_bits = "8";
+  flags.activation_granularity = "token";
+  flags.dynamic = true;
+  const auto scheme = BuildScheme(flags);
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  EXPECT_EQ(scheme->weights().granularity(), quantd::v1::GRANULARITY_PER_GROUP);
+  EXPECT_EQ(scheme->weights().group_size(), 64u);
+  EXPECT_EQ(scheme->activations().bits(), 8u);
+  EXPECT_EQ(scheme->activations().granularity(),
+            quantd::v1::GRANULARITY_PER_TOKEN);
+  EXPECT_TRUE(scheme->activations().dynamic());
+  EXPECT_TRUE(scheme->activations().enabled());
+  EXPECT_EQ(SchemeSummary(*scheme), "w4a8-g64");
+}
+
+TEST(SchemeFlagsTest, RejectsInvalidSchemesNamingTheFlag) {
+  auto error = [](SchemeFlags flags) {
+    return std::string(BuildScheme(flags).status().message());
+  };
+  SchemeFlags flags;
+  flags.preset = "w5a5";
+  EXPECT_THAT(error(flags), HasSubstr("--scheme: unknown preset \"w5a5\""));
+  flags.preset = "w4a4-pt";
+  EXPECT_THAT(error(flags), HasSubstr("--scheme: unknown preset"));
+  flags = {};
+  EXPECT_THAT(error(flags), HasSubstr("--scheme: give a preset"));
+  flags.weight_bits = "12";
+  EXPECT_EQ(error(flags), "--w-bits: must be in 2..8, got 12");
+  flags.weight_bits = "4";
+  flags.weight_granularity = "token";
+  EXPECT_EQ(error(flags),
+            "--w-granularity: per-token applies to activations only");
+  flags.weight_granularity = "channel";
+  flags.group_size = "128";
+  EXPECT_THAT(error(flags), HasSubstr("--group-size: needs per-group"));
+  flags = {};
+  flags.preset = "w8a8";
+  flags.activation_granularity = "group";
+  EXPECT_THAT(error(flags), HasSubstr("--a-granularity: per-group"));
+  flags.activation_granularity = "";
+  flags.activation_bits = "1";
+  EXPECT_EQ(error(flags), "--a-bits: must be in 2..8, got 1");
+}
+
+TEST(DataSourceTest, ClassifiesBlobsUrisAndPaths) {
+  const auto blob = ParseDataSource(kBlob, "MODEL");
+  ASSERT_TRUE(blob.ok());
+  EXPECT_EQ(blob->ref.blob(), kBlob);
+  EXPECT_TRUE(blob->local_path.empty());
+  const auto uri = ParseDataSource("file:///a/b.gguf", "MODEL");
+  ASSERT_TRUE(uri.ok());
+  EXPECT_EQ(uri->ref.uri(), "file:///a/b.gguf");
+  EXPECT_EQ(uri->local_path, "/a/b.gguf");
+  const auto path = ParseDataSource("/x/../y/m.gguf", "MODEL");
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(path->ref.uri(), "file:///y/m.gguf");
+  const auto relative = ParseDataSource("m.gguf", "MODEL");
+  ASSERT_TRUE(relative.ok());
+  EXPECT_EQ(relative->local_path.front(), '/');
+  EXPECT_FALSE(ParseDataSource("file://relative", "MODEL").ok());
+  EXPECT_FALSE(ParseDataSource("", "MODEL").ok());
+}
+
+}  // namespace
+}  // namespace quantd::client

@@ -1,0 +1,230 @@
+#include "server/api/blob_transfer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "common/status.h"
+#include "server/api/status_mapping.h"
+
+namespace quantd::api {
+
+absl::Status UploadSession::Begin(const std::string& ref, uint64_t size_bytes,
+                                  const std::string& field) {
+  QUANTD_ASSIGN_OR_RETURN(hex_, ParseBlobRef(ref, field + ".blob"));
+  if (size_bytes > max_bytes_) {
+    return InvalidFieldError(field + ".size_bytes",
+                             absl::StrCat("larger than the server's limit of ",
+                                          max_bytes_, " bytes"));
+  }
+  size_bytes_ = size_bytes;
+  started_ = true;
+  if (blobs_->Contains(hex_)) return absl::OkStatus();
+  QUANTD_ASSIGN_OR_RETURN(writer_, blobs_->NewWriter(hex_, size_bytes));
+  return absl::OkStatus();
+}
+
+absl::Status UploadSession::Append(const std::string& data) {
+  if (data.size() > size_bytes_ - received_) {
+    return InvalidFieldError(
+        "size_bytes",
+        absl::StrCat("more data than the declared ", size_bytes_, " bytes"));
+  }
+  received_ += data.size();
+  if (writer_ == nullptr) return absl::OkStatus();
+  return writer_->Append(data);
+}
+
+absl::StatusOr<bool> UploadSession::Commit() {
+  if (writer_ == nullptr) {
+    if (received_ != size_bytes_) {
+      return InvalidFieldError("size_bytes",
+                               absl::StrCat("declared ", size_bytes_,
+                                            " bytes, received ", received_));
+    }
+    return true;
+  }
+  auto result = writer_->Commit();
+  writer_.reset();
+  return result;
+}
+
+DownloadReactor::DownloadReactor(artifacts::BlobStore* blobs, std::string hex,
+                                 uint64_t offset, uint64_t total_size,
+                                 uint32_t chunk_bytes)
+    : blobs_(blobs),
+      hex_(std::move(hex)),
+      offset_(offset),
+      total_size_(total_size),
+      chunk_bytes_(chunk_bytes) {
+  WriteNext();
+}
+
+void DownloadReactor::WriteNext() {
+  // Always at least one chunk, so even an empty remainder carries the size
+  // and hash.
+  if (sent_any_ && offset_ >= total_size_) {
+    Finish(grpc::Status::OK);
+    return;
+  }
+  auto data = blobs_->Read(hex_, offset_, chunk_bytes_);
+  if (!data.ok()) {
+    Finish(ToGrpcStatus(data.status()));
+    return;
+  }
+  chunk_.Clear();
+  chunk_.set_offset(offset_);
+  chunk_.set_total_size_bytes(total_size_);
+  chunk_.set_blob(BlobRef(hex_));
+  offset_ += data->size();
+  *chunk_.mutable_data() = std::move(*data);
+  sent_any_ = true;
+  StartWrite(&chunk_);
+}
+
+void DownloadReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    Finish(grpc::Status::CANCELLED);
+    return;
+  }
+  WriteNext();
+}
+
+absl::StatusOr<DownloadReactor*> StartDownload(
+    scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
+    const scheduler::Caller& caller,
+    const quantd::v1::DownloadArtifactRequest& request,
+    const TransferOptions& options) {
+  std::string hex;
+  if (!request.blob().empty()) {
+    QUANTD_ASSIGN_OR_RETURN(hex, ParseBlobRef(request.blob(), "blob"));
+  } else if (!request.job_id().empty() && !request.name().empty()) {
+    QUANTD_ASSIGN_OR_RETURN(auto artifacts,
+                            scheduler->ListArtifacts(caller, request.job_id()));
+    for (const auto& artifact : artifacts) {
+      if (artifact.name() == request.name()) {
+        QUANTD_ASSIGN_OR_RETURN(hex, ParseBlobRef(artifact.blob(), "blob"));
+      }
+    }
+    if (hex.empty()) {
+      return absl::NotFoundError(absl::StrCat("job ", request.job_id(),
+                                              " has no artifact \"",
+                                              request.name(), "\""));
+    }
+  } else {
+    return InvalidFieldError("blob", "set blob, or job_id and name");
+  }
+  QUANTD_ASSIGN_OR_RETURN(uint64_t size, blobs->SizeOf(hex));
+  if (request.offset() > size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "offset: ", request.offset(), " is past the end (", size, " bytes)"));
+  }
+  const uint32_t chunk =
+      request.chunk_size_bytes() == 0
+          ? options.max_chunk_bytes
+          : std::min(request.chunk_size_bytes(), options.max_chunk_bytes);
+  return new DownloadReactor(blobs, hex, request.offset(), size, chunk);
+}
+
+UploadBlobReactor::UploadBlobReactor(grpc::CallbackServerContext* context,
+                                     spdlog::logger* log,
+                                     scheduler::Scheduler* scheduler,
+                                     artifacts::BlobStore* blobs,
+                                     TransferOptions options,
+                                     quantd::v1::UploadBlobResponse* response)
+    : context_(context),
+      log_(log),
+      scheduler_(scheduler),
+      session_(blobs, options.max_upload_bytes),
+      response_(response) {
+  StartRead(&chunk_);
+}
+
+absl::Status UploadBlobReactor::Handle() {
+  if (chunk_.has_header()) {
+    if (session_.started()) {
+      return InvalidFieldError("header", "sent twice");
+    }
+    kind_ = chunk_.header().kind();
+    return session_.Begin(chunk_.header().blob(), chunk_.header().size_bytes(),
+                          "header");
+  }
+  if (!session_.started()) {
+    return InvalidFieldError("header", "the first message must be the header");
+  }
+  return session_.Append(chunk_.data());
+}
+
+absl::Status UploadBlobReactor::Complete() {
+  if (!session_.started()) return InvalidFieldError("header", "required");
+  QUANTD_ASSIGN_OR_RETURN(bool already_present, session_.Commit());
+  QUANTD_RETURN_IF_ERROR(
+      scheduler_->RecordBlob(session_.hex(), session_.size_bytes(), kind_));
+  response_->set_blob(BlobRef(session_.hex()));
+  response_->set_size_bytes(session_.size_bytes());
+  response_->set_already_present(already_present);
+  return absl::OkStatus();
+}
+
+void UploadBlobReactor::OnReadDone(bool ok) {
+  absl::Status status = ok ? Handle() : Complete();
+  if (ok && status.ok()) {
+    StartRead(&chunk_);
+    return;
+  }
+  // An error drops the session, and with it the partial file.
+  Finish(Reply(context_, status, *log_, "UploadBlob"));
+}
+
+UploadArtifactReactor::UploadArtifactReactor(
+    grpc::CallbackServerContext* context, spdlog::logger* log,
+    scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
+    TransferOptions options, quantd::v1::UploadArtifactResponse* response)
+    : context_(context),
+      log_(log),
+      scheduler_(scheduler),
+      session_(blobs, options.max_upload_bytes),
+      response_(response) {
+  StartRead(&chunk_);
+}
+
+absl::Status UploadArtifactReactor::Handle() {
+  if (chunk_.has_header()) {
+    if (session_.started()) return InvalidFieldError("header", "sent twice");
+    header_ = chunk_.header();
+    QUANTD_RETURN_IF_ERROR(
+        scheduler_->CheckLease(header_.job_id(), header_.fencing_token()));
+    QUANTD_RETURN_IF_ERROR(
+        scheduler::Scheduler::CheckArtifact(header_.artifact()));
+    return session_.Begin(header_.artifact().blob(),
+                          header_.artifact().size_bytes(), "header.artifact");
+  }
+  if (!session_.started()) {
+    return InvalidFieldError("header", "the first message must be the header");
+  }
+  return session_.Append(chunk_.data());
+}
+
+absl::Status UploadArtifactReactor::Complete() {
+  if (!session_.started()) return InvalidFieldError("header", "required");
+  QUANTD_ASSIGN_OR_RETURN(bool already_present, session_.Commit());
+  QUANTD_RETURN_IF_ERROR(scheduler_->RecordBlob(
+      session_.hex(), session_.size_bytes(), header_.artifact().kind()));
+  QUANTD_ASSIGN_OR_RETURN(
+      *response_->mutable_artifact(),
+      scheduler_->AttachArtifact(header_.job_id(), header_.fencing_token(),
+                                 header_.artifact()));
+  response_->set_already_present(already_present);
+  return absl::OkStatus();
+}
+
+void UploadArtifactReactor::OnReadDone(bool ok) {
+  absl::Status status = ok ? Handle() : Complete();
+  if (ok && status.ok()) {
+    StartRead(&chunk_);
+    return;
+  }
+  Finish(Reply(context_, status, *log_, "UploadArtifact"));
+}
+
+}  // namespace quantd::api

@@ -1,0 +1,137 @@
+// Streaming blob transfers over gRPC: chunked downloads by offset (each
+// chunk carries the blob's size and sha256 so a resumed download can be
+// verified end to end), and uploads that become visible only once their
+// bytes match the declared size and hash (JobService.UploadBlob and
+// WorkerGateway.UploadArtifact).
+//
+// Ownership: gRPC owns each reactor; it deletes itself in OnDone().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/support/server_callback.h"
+#include "quantd/v1/jobs.pb.h"
+#include "quantd/v1/worker.pb.h"
+#include "server/artifacts/blob_store.h"
+#include "server/scheduler/scheduler.h"
+#include "spdlog/logger.h"
+
+namespace quantd::api {
+
+struct TransferOptions {
+  // Largest blob accepted by an upload. Default 64 GiB.
+  uint64_t max_upload_bytes = 64ull << 30;
+  // Download chunks are at most this big (the request's preferred size is
+  // capped to it). Default 1 MiB.
+  uint32_t max_chunk_bytes = 1u << 20;
+};
+
+// The receiving side of one upload: the declared size and hash, the bytes
+// so far, and the commit.
+class UploadSession {
+ public:
+  UploadSession(artifacts::BlobStore* blobs, uint64_t max_bytes)
+      : blobs_(blobs), max_bytes_(max_bytes) {}
+
+  // `ref` is "sha256:<hex>"; `field` prefixes errors (e.g. "header").
+  [[nodiscard]] absl::Status Begin(const std::string& ref, uint64_t size_bytes,
+                                   const std::string& field);
+  [[nodiscard]] absl::Status Append(const std::string& data);
+  // Verifies and publishes the blob; true when it was already stored.
+  [[nodiscard]] absl::StatusOr<bool> Commit();
+  bool started() const { return started_; }
+  const std::string& hex() const { return hex_; }
+  uint64_t size_bytes() const { return size_bytes_; }
+
+ private:
+  artifacts::BlobStore* const blobs_;
+  const uint64_t max_bytes_;
+  bool started_ = false;
+  std::string hex_;
+  uint64_t size_bytes_ = 0;
+  uint64_t received_ = 0;
+  // Null when the blob is already present: the bytes are counted and
+  // dropped.
+  std::unique_ptr<artifacts::BlobWriter> writer_;
+};
+
+class DownloadReactor
+    : public grpc::ServerWriteReactor<quantd::v1::DownloadArtifactChunk> {
+ public:
+  // Streams `hex` from `offset`; the caller resolved and checked both.
+  DownloadReactor(artifacts::BlobStore* blobs, std::string hex, uint64_t offset,
+                  uint64_t total_size, uint32_t chunk_bytes);
+  void OnWriteDone(bool ok) override;
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext();
+
+  artifacts::BlobStore* const blobs_;
+  const std::string hex_;
+  uint64_t offset_;
+  const uint64_t total_size_;
+  const uint32_t chunk_bytes_;
+  bool sent_any_ = false;
+  quantd::v1::DownloadArtifactChunk chunk_;
+};
+
+// Resolves a DownloadArtifactRequest to (hex, size, offset, chunk size) and
+// returns the reactor, or an error for the caller to finish with.
+absl::StatusOr<DownloadReactor*> StartDownload(
+    scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
+    const scheduler::Caller& caller,
+    const quantd::v1::DownloadArtifactRequest& request,
+    const TransferOptions& options);
+
+class UploadBlobReactor
+    : public grpc::ServerReadReactor<quantd::v1::UploadBlobChunk> {
+ public:
+  UploadBlobReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
+                    scheduler::Scheduler* scheduler,
+                    artifacts::BlobStore* blobs, TransferOptions options,
+                    quantd::v1::UploadBlobResponse* response);
+  void OnReadDone(bool ok) override;
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Handle();
+  absl::Status Complete();
+
+  grpc::CallbackServerContext* const context_;
+  spdlog::logger* const log_;
+  scheduler::Scheduler* const scheduler_;
+  UploadSession session_;
+  quantd::v1::UploadBlobResponse* const response_;
+  quantd::v1::UploadBlobChunk chunk_;
+  std::string kind_;
+};
+
+class UploadArtifactReactor
+    : public grpc::ServerReadReactor<quantd::v1::UploadArtifactChunk> {
+ public:
+  UploadArtifactReactor(grpc::CallbackServerContext* context,
+                        spdlog::logger* log, scheduler::Scheduler* scheduler,
+                        artifacts::BlobStore* blobs, TransferOptions options,
+                        quantd::v1::UploadArtifactResponse* response);
+  void OnReadDone(bool ok) override;
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Handle();
+  absl::Status Complete();
+
+  grpc::CallbackServerContext* const context_;
+  spdlog::logger* const log_;
+  scheduler::Scheduler* const scheduler_;
+  UploadSession session_;
+  quantd::v1::UploadArtifactResponse* const response_;
+  quantd::v1::UploadArtifactChunk chunk_;
+  quantd::v1::UploadArtifactHeader header_;
+};
+
+}  // namespace quantd::api

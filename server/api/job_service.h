@@ -1,0 +1,74 @@
+// quantd.v1.JobService on gRPC's callback API. Each handler validates the
+// request's shape, calls the Scheduler (or the blob store) and maps the
+// result with Reply(); streams are reactors that hold no thread while they
+// wait.
+//
+// Ownership: borrows the scheduler, blob store and hub, which must outlive
+// the server. Thread-safety: safe from any thread.
+#pragma once
+
+#include <memory>
+
+#include "quantd/v1/jobs.grpc.pb.h"
+#include "server/api/blob_transfer.h"
+#include "server/api/event_hub.h"
+#include "server/api/watch_reactor.h"
+#include "server/artifacts/blob_store.h"
+#include "server/scheduler/scheduler.h"
+#include "spdlog/logger.h"
+
+namespace quantd::api {
+
+class JobServiceImpl final : public quantd::v1::JobService::CallbackService {
+ public:
+  JobServiceImpl(scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
+                 EventHub* hub, TransferOptions transfer, WatchOptions watch,
+                 std::shared_ptr<spdlog::logger> log);
+
+  grpc::ServerUnaryReactor* SubmitJob(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::SubmitJobRequest* request,
+      quantd::v1::Job* response) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const quantd::v1::GetJobRequest* request,
+                                   quantd::v1::Job* response) override;
+  grpc::ServerUnaryReactor* ListJobs(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::ListJobsRequest* request,
+      quantd::v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelJob(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::CancelJobRequest* request,
+      quantd::v1::Job* response) override;
+  grpc::ServerWriteReactor<quantd::v1::JobEvent>* WatchJob(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::WatchJobRequest* request) override;
+  grpc::ServerUnaryReactor* ListArtifacts(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::ListArtifactsRequest* request,
+      quantd::v1::ListArtifactsResponse* response) override;
+  grpc::ServerWriteReactor<quantd::v1::DownloadArtifactChunk>* DownloadArtifact(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::DownloadArtifactRequest* request) override;
+  grpc::ServerUnaryReactor* ListWorkers(
+      grpc::CallbackServerContext* context,
+      const quantd::v1::ListWorkersRequest* request,
+      quantd::v1::ListWorkersResponse* response) override;
+  grpc::ServerReadReactor<quantd::v1::UploadBlobChunk>* UploadBlob(
+      grpc::CallbackServerContext* context,
+      quantd::v1::UploadBlobResponse* response) override;
+
+ private:
+  // Finishes a unary call with `status`.
+  grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                                 const absl::Status& status, const char* rpc);
+
+  scheduler::Scheduler* const scheduler_;
+  artifacts::BlobStore* const blobs_;
+  EventHub* const hub_;
+  const TransferOptions transfer_;
+  const WatchOptions watch_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace quantd::api

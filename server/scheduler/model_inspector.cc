@@ -1,0 +1,175 @@
+#include "server/scheduler/model_inspector.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+#include "server/scheduler/gguf_metadata.h"
+
+namespace quantd::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMaxConfigBytes = 1u << 20;
+constexpr uint64_t kMaxDimension = 1u << 24;
+
+std::optional<std::string> RealPath(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) return std::nullopt;
+  std::string out(resolved);
+  std::free(resolved);
+  return out;
+}
+
+bool IsUnder(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path == root || absl::StartsWith(path, root + "/");
+}
+
+// The first of `keys` present in `config` as a positive integer, or 0.
+absl::StatusOr<uint64_t> Dimension(const nlohmann::json& config,
+                                   std::initializer_list<const char*> keys,
+                                   const std::string& field) {
+  for (const char* key : keys) {
+    auto it = config.find(key);
+    if (it == config.end() || it->is_null()) continue;
+    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0 ||
+        it->get<uint64_t>() > kMaxDimension) {
+      return InvalidFieldError(
+          field,
+          absl::StrCat("config.json \"", key,
+                       "\" must be a positive integer below ", kMaxDimension));
+    }
+    return it->get<uint64_t>();
+  }
+  return 0;
+}
+
+absl::StatusOr<nlohmann::json> ReadConfig(const fs::path& file,
+                                          const std::string& field) {
+  std::error_code error;
+  const uint64_t size = fs::file_size(file, error);
+  if (error) return InvalidFieldError(field, "cannot read config.json");
+  if (size > kMaxConfigBytes) {
+    return InvalidFieldError(field, "config.json is larger than 1 MiB");
+  }
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json config =
+      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) {
+    return InvalidFieldError(field, "config.json is not a JSON object");
+  }
+  return config;
+}
+
+absl::StatusOr<ModelInfo> InspectDirectory(const fs::path& dir,
+                                           const std::string& field) {
+  if (!fs::is_regular_file(dir / "config.json")) {
+    return InvalidFieldError(field, "a model directory needs a config.json");
+  }
+  QUANTD_ASSIGN_OR_RETURN(nlohmann::json config,
+                          ReadConfig(dir / "config.json", field));
+  ModelInfo info;
+  info.format = "hf";
+  QUANTD_ASSIGN_OR_RETURN(
+      info.hidden_size,
+      Dimension(config, {"hidden_size", "d_model", "n_embd"}, field));
+  QUANTD_ASSIGN_OR_RETURN(
+      info.intermediate_size,
+      Dimension(config, {"intermediate_size", "ffn_dim", "n_inner"}, field));
+  QUANTD_ASSIGN_OR_RETURN(
+      info.num_layers,
+      Dimension(config, {"num_hidden_layers", "num_layers", "n_layer"}, field));
+  QUANTD_ASSIGN_OR_RETURN(info.vocab_size,
+                          Dimension(config, {"vocab_size"}, field));
+  const std::string model_type = config.value("model_type", std::string());
+  info.is_encoder = model_type == "bert" || model_type == "roberta";
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::EndsWith(name, ".safetensors") || absl::EndsWith(name, ".bin")) {
+      info.size_bytes += entry.file_size(error);
+    }
+  }
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<AllowedRoots> AllowedRoots::Create(
+    const std::vector<std::string>& roots) {
+  AllowedRoots allowed;
+  for (const std::string& root : roots) {
+    if (root.empty()) continue;
+    std::optional<std::string> canonical = RealPath(root);
+    if (!canonical.has_value() || !fs::is_directory(*canonical)) {
+      return InvalidFieldError(
+          "allowed_roots", absl::StrCat("\"", root, "\" is not a directory"));
+    }
+    allowed.roots_.push_back(*canonical);
+  }
+  return allowed;
+}
+
+absl::StatusOr<std::string> AllowedRoots::Resolve(
+    const std::string& uri, const std::string& field) const {
+  constexpr absl::string_view kScheme = "file://";
+  if (!absl::StartsWith(uri, kScheme)) {
+    return InvalidFieldError(field, "only file:// URIs are supported");
+  }
+  const std::string path = uri.substr(kScheme.size());
+  if (path.empty() || path[0] != '/') {
+    return InvalidFieldError(field, "must be file:///absolute/path");
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..")
+      return InvalidFieldError(field, "must not contain \"..\"");
+  }
+  if (roots_.empty()) {
+    return InvalidFieldError(field,
+                             "file:// URIs are disabled (no --allowed-root)");
+  }
+  std::optional<std::string> canonical = RealPath(path);
+  if (!canonical.has_value()) {
+    return InvalidFieldError(field,
+                             absl::StrCat("\"", path, "\" does not exist"));
+  }
+  for (const std::string& root : roots_) {
+    if (IsUnder(*canonical, root)) return *canonical;
+  }
+  return InvalidFieldError(field, "is outside the allowed roots");
+}
+
+absl::StatusOr<ModelInfo> InspectModel(const std::string& path,
+                                       const std::string& field) {
+  std::error_code error;
+  if (fs::is_directory(path, error)) return InspectDirectory(path, field);
+  if (!fs::is_regular_file(path, error)) {
+    return InvalidFieldError(field, "is neither a directory nor a file");
+  }
+  ModelInfo info;
+  info.size_bytes = fs::file_size(path, error);
+  if (!LooksLikeGguf(path)) {
+    info.format = "opaque";
+    return info;
+  }
+  QUANTD_ASSIGN_OR_RETURN(GgufSummary gguf, ReadGgufSummary(path, field));
+  info.format = "gguf";
+  info.hidden_size = gguf.embedding_length;
+  info.intermediate_size = gguf.feed_forward_length;
+  info.num_layers = gguf.block_count;
+  info.vocab_size = gguf.vocab_size;
+  info.is_encoder = gguf.architecture == "bert";
+  return info;
+}
+
+}  // namespace quantd::scheduler

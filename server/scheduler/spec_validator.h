@@ -1,0 +1,49 @@
+// Validation and normalisation of a submitted JobSpec. Every error is
+// InvalidArgument "field: reason" naming the offending field by its dotted
+// path (e.g. "scheme.weights.bits: must be in 2..8, got 12"). The returned
+// spec has the preset expanded and the server defaults filled in, so what
+// the worker receives is explicit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "quantd/v1/types.pb.h"
+#include "server/scheduler/model_inspector.h"
+
+namespace quantd::scheduler {
+
+struct ValidationContext {
+  const AllowedRoots* roots = nullptr;
+  // The file of an uploaded blob (by hex digest), or nullopt when the blob
+  // is not stored.
+  std::function<std::optional<std::string>(const std::string& hex)> blob_path;
+  int64_t now_ms = 0;
+};
+
+struct ValidatedSpec {
+  quantd::v1::JobSpec spec;
+  ModelInfo model;
+  // Hex digests of the uploaded blobs the spec uses.
+  std::vector<std::string> input_blobs;
+};
+
+// The methods the scheduler accepts.
+const std::vector<std::string>& KnownMethods();
+
+[[nodiscard]] absl::StatusOr<ValidatedSpec> ValidateSpec(
+    const quantd::v1::JobSpec& spec, const ValidationContext& context);
+
+// Expands a preset name ("w4a16-g128") into `scheme`'s weights and
+// activations; InvalidArgument naming scheme.preset for an unknown one.
+[[nodiscard]] absl::Status ExpandPreset(const std::string& preset,
+                                        quantd::v1::QuantScheme& scheme);
+
+// Label value for metrics: the weight bit width, or "fp".
+std::string WeightBitsLabel(const quantd::v1::JobSpec& spec);
+
+}  // namespace quantd::scheduler
