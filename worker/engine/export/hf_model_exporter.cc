@@ -1,0 +1,76 @@
+#include "worker/engine/export/hf_model_exporter.h"
+
+#include "worker/engine/export/export_error.h"
+#include "worker/engine/export/hf_config_writer.h"
+
+namespace quantd::engine::exporting {
+namespace {
+
+// The output projection of the decoders; absent when tied to the embedding.
+constexpr char kLmHead[] = "lm_head.weight";
+
+bool IsHfDirectory(const std::filesystem::path& source) {
+  std::error_code error;
+  return std::filesystem::is_directory(source, error) &&
+         std::filesystem::is_regular_file(source / "config.json", error);
+}
+
+}  // namespace
+
+HfModelExporter::HfModelExporter(const io::ModelConfig& config,
+                                 HfModelOptions options)
+    : config_(config),
+      options_(std::move(options)),
+      weights_(options_.staging_dir) {
+  if (options_.max_shard_bytes == 0) {
+    throw ExportError("HF export: max_shard_bytes must be positive");
+  }
+  // Fails early, before any block work, for a config that cannot be built.
+  if (!IsHfDirectory(options_.source)) (void)LlamaFamilyConfigJson(config_);
+}
+
+void HfModelExporter::Add(
+    const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  std::vector<std::pair<std::string, at::Tensor>> float32;
+  float32.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.defined() || !at::isFloatingType(tensor.scalar_type())) {
+      throw ExportError("HF export: tensor '" + name +
+                        "' is not a floating-point tensor");
+    }
+    float32.emplace_back(name, tensor.detach().to(at::kCPU, at::kFloat));
+  }
+  weights_.AddGroup(float32);
+}
+
+std::string HfModelExporter::ConfigText() const {
+  const bool separate_head =
+      config_.tie_word_embeddings && weights_.Contains(kLmHead);
+  return ExportConfigText(config_,
+                          IsHfDirectory(options_.source)
+                              ? options_.source / "config.json"
+                              : std::filesystem::path(),
+                          separate_head);
+}
+
+std::vector<ShardFile> HfModelExporter::Finish() {
+  // transformers refuses safetensors whose metadata names no known format.
+  std::vector<ShardFile> files = weights_.Finish(
+      options_.dir, "model", options_.max_shard_bytes, {{"format", "pt"}});
+  files.push_back(
+      {"config.json",
+       WriteFileAtomically(options_.dir / "config.json", ConfigText())});
+  if (IsHfDirectory(options_.source)) {
+    for (const char* name : kTokenizerFiles) {
+      std::error_code error;
+      if (!std::filesystem::is_regular_file(options_.source / name, error)) {
+        continue;
+      }
+      files.push_back({name, CopyFileAtomically(options_.source / name,
+                                                options_.dir / name)});
+    }
+  }
+  return files;
+}
+
+}  // namespace quantd::engine::exporting

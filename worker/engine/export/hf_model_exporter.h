@@ -1,0 +1,70 @@
+// HfModelExporter: the model artifact in Hugging Face layout, so the
+// exported (transformed) model loads with transformers'
+// AutoModelForCausalLM / AutoModel.from_pretrained in its original
+// architecture: float32 safetensors under the engine's HF tensor names
+// ("model.safetensors", or shards plus "model.safetensors.index.json"),
+// config.json (the source's, or one built for a GGUF-sourced LLaMA-family
+// model) and, for HF-directory sources, their tokenizer files.
+//
+// Tensors arrive one block at a time (Add) and are staged on disk, so only
+// one block is resident. Ownership: owns its staging directory. Not
+// thread-safe.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "worker/engine/export/sharded_writer.h"
+#include "worker/engine/io/model_config.h"
+
+namespace quantd::engine::exporting {
+
+struct HfModelOptions {
+  // Where the model's files go, e.g. "<out>/model".
+  std::filesystem::path dir;
+  // Scratch space for staged blocks; removed by Finish.
+  std::filesystem::path staging_dir;
+  // The model as the job read it: an HF directory (its config.json and
+  // tokenizer files are copied) or a .gguf file (config.json is built).
+  std::filesystem::path source;
+  // Tensor data per shard before the output is split; > 0.
+  uint64_t max_shard_bytes = uint64_t{4} << 30;
+};
+
+class HfModelExporter {
+ public:
+  // Throws ExportError (e.g. an OPT/BERT model without config.json).
+  HfModelExporter(const io::ModelConfig& config, HfModelOptions options);
+
+  // Stages tensors (converted to float32) under their HF names. Throws
+  // ExportError for a name added twice.
+  void Add(const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+  // Writes weights, config.json and tokenizer files; names are relative
+  // to options.dir. Throws ExportError.
+  std::vector<ShardFile> Finish();
+
+ private:
+  std::string ConfigText() const;
+
+  io::ModelConfig config_;
+  HfModelOptions options_;
+  ShardedSafetensorsWriter weights_;
+};
+
+// The files copied from an HF source directory besides config.json, when
+// present.
+inline constexpr const char* kTokenizerFiles[] = {"tokenizer.json",
+                                                  "tokenizer_config.json",
+                                                  "special_tokens_map.json",
+                                                  "vocab.txt",
+                                                  "vocab.json",
+                                                  "merges.txt",
+                                                  "generation_config.json"};
+
+}  // namespace quantd::engine::exporting

@@ -1,0 +1,49 @@
+#include "worker/engine/model/layers.h"
+
+#include <string>
+
+#include "worker/engine/model/model_error.h"
+
+namespace quantd::engine::model {
+
+at::Tensor Linear::Forward(const at::Tensor& x) const {
+  return at::linear(x, weight, bias);
+}
+
+at::Tensor Norm::Forward(const at::Tensor& x) const {
+  if (kind == NormKind::kLayer) {
+    return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+  }
+  // HF LlamaRMSNorm, term by term, so float rounding matches the reference.
+  at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  at::Tensor y = weight * (x * at::rsqrt(variance + eps));
+  return bias.defined() ? y + bias : y;
+}
+
+Activation ParseActivation(std::string_view name, std::string_view field) {
+  if (name == "relu") return Activation::kRelu;
+  if (name == "silu" || name == "swish") return Activation::kSilu;
+  if (name == "gelu") return Activation::kGeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" ||
+      name == "gelu_fast") {
+    return Activation::kGeluTanh;
+  }
+  throw ModelError(std::string(field) + ": unsupported activation '" +
+                   std::string(name) + "'");
+}
+
+at::Tensor Activate(Activation activation, const at::Tensor& x) {
+  switch (activation) {
+    case Activation::kRelu:
+      return at::relu(x);
+    case Activation::kSilu:
+      return at::silu(x);
+    case Activation::kGeluErf:
+      return at::gelu(x);
+    case Activation::kGeluTanh:
+      return at::gelu(x, "tanh");
+  }
+  return x;
+}
+
+}  // namespace quantd::engine::model
