@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "worker/engine/cli/eval_command.h"
+#include "worker/engine/cli/inspect_command.h"
 #include "worker/engine/cli/probe_command.h"
 #include "worker/engine/cli/version.h"
 
@@ -18,6 +20,16 @@ int main(int argc, char** argv) {
       ->callback([] {
         std::cout << quantd::engine::cli::ProbeCapabilities().dump() << "\n";
       });
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  int exit_code = 0;
+  quantd::engine::cli::AddEvalCommand(app, &exit_code);
+  quantd::engine::cli::AddInspectCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // CLI11 prints the message (naming the flag) or the help; a usage error
+    // exits 2 like every other invalid input.
+    const int status = app.exit(error);
+    return status == 0 ? 0 : 2;
+  }
+  return exit_code;
 }
