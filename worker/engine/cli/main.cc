@@ -7,6 +7,7 @@
 #include "worker/engine/cli/eval_command.h"
 #include "worker/engine/cli/inspect_command.h"
 #include "worker/engine/cli/probe_command.h"
+#include "worker/engine/cli/run_command.h"
 #include "worker/engine/cli/version.h"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
         std::cout << quantd::engine::cli::ProbeCapabilities().dump() << "\n";
       });
   int exit_code = 0;
+  quantd::engine::cli::AddRunCommand(app, &exit_code);
   quantd::engine::cli::AddEvalCommand(app, &exit_code);
   quantd::engine::cli::AddInspectCommand(app, &exit_code);
   try {

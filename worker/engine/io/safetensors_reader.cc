@@ -229,8 +229,9 @@ void CheckMetadata(const std::filesystem::path& path, const json& metadata) {
   }
 }
 
-std::vector<ParsedTensor> ParseHeader(const MappedFile& file,
-                                      uint64_t header_length) {
+std::vector<ParsedTensor> ParseHeader(
+    const MappedFile& file, uint64_t header_length,
+    std::map<std::string, std::string>& metadata) {
   const auto* text = reinterpret_cast<const char*>(file.data().data() + 8);
   internal::StrictJson header = internal::ParseJsonStrict(
       std::string_view(text, header_length), file.path(), "header");
@@ -250,6 +251,9 @@ std::vector<ParsedTensor> ParseHeader(const MappedFile& file,
   for (const auto& [name, entry] : header.value.items()) {
     if (name == "__metadata__") {
       CheckMetadata(file.path(), entry);
+      for (const auto& [key, value] : entry.items()) {
+        metadata.emplace(key, value.get<std::string>());
+      }
       continue;
     }
     tensors.push_back(ParseEntry(file.path(), name, entry, data_size));
@@ -342,7 +346,8 @@ std::unique_ptr<SafetensorsReader> SafetensorsReader::OpenFile(
 void SafetensorsReader::AddShard(const std::filesystem::path& path) {
   MappedFile file(path);
   const uint64_t header_length = ReadHeaderLength(file);
-  std::vector<ParsedTensor> parsed = ParseHeader(file, header_length);
+  std::vector<ParsedTensor> parsed =
+      ParseHeader(file, header_length, metadata_);
   const size_t shard_index = shards_.size();
   for (ParsedTensor& tensor : parsed) {
     auto existing = entries_.find(tensor.name);

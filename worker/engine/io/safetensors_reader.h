@@ -45,6 +45,11 @@ class SafetensorsReader : public TensorSource {
   std::span<const std::byte> RawBytes(std::string_view name) const;
   // The shard file that holds a tensor.
   const std::filesystem::path& FileOf(std::string_view name) const;
+  // The "__metadata__" string map (of every shard; the first shard wins a
+  // key stored twice).
+  const std::map<std::string, std::string>& metadata() const {
+    return metadata_;
+  }
 
  private:
   struct Shard {
@@ -68,6 +73,7 @@ class SafetensorsReader : public TensorSource {
   std::vector<Shard> shards_;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, Entry, std::less<>> entries_;
+  std::map<std::string, std::string> metadata_;
 };
 
 }  // namespace quantd::engine::io

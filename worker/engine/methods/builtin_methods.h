@@ -1,0 +1,14 @@
+// The MethodInfo of each built-in method, one per method file (rtn.cc,
+// smoothquant.cc, os.cc, osplus.cc). Only registry.cc includes this.
+#pragma once
+
+#include "worker/engine/methods/registry.h"
+
+namespace quantd::engine::methods {
+
+MethodInfo RtnMethodInfo();
+MethodInfo SmoothQuantMethodInfo();
+MethodInfo OsMethodInfo();
+MethodInfo OsPlusMethodInfo();
+
+}  // namespace quantd::engine::methods

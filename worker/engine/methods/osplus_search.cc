@@ -1,0 +1,290 @@
+#include "worker/engine/methods/osplus_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "worker/engine/methods/method_error.h"
+#include "worker/engine/quant/fake_quant.h"
+#include "worker/engine/quant/qparams.h"
+
+namespace quantd::engine::methods {
+namespace {
+
+// Per-candidate (Δ, zp) of per-tensor ranges [lo_k, hi_k], [K] each.
+quant::QParams CandidateQParams(const at::Tensor& lo, const at::Tensor& hi,
+                                const quant::QuantConfig& config) {
+  return quant::ComputeQParams(quant::MinMaxRange{lo, hi}, config);
+}
+
+// [K] -> [K, 1, ..., 1] with `dims` dimensions.
+at::Tensor Broadcastable(const at::Tensor& per_candidate, int64_t dims) {
+  std::vector<int64_t> shape(static_cast<size_t>(dims), 1);
+  shape[0] = per_candidate.size(0);
+  return per_candidate.reshape(shape);
+}
+
+at::Tensor FakeQuantizePerCandidate(const at::Tensor& x,
+                                    const quant::QParams& qparams) {
+  return quant::FakeQuantize(x, Broadcastable(qparams.scale, x.dim()),
+                             Broadcastable(qparams.zero_point, x.dim()),
+                             qparams.qmin, qparams.qmax);
+}
+
+// One-hot selectors that pick consumer i's slice out of a concatenation.
+std::vector<model::Linear> Selectors(const std::vector<int64_t>& sizes,
+                                     bool per_feature) {
+  int64_t total = 0;
+  for (int64_t size : sizes) total += size;
+  std::vector<model::Linear> selectors;
+  int64_t offset = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    model::Linear selector;
+    if (per_feature) {
+      selector.weight = at::zeros({1, static_cast<int64_t>(sizes.size())});
+      selector.weight.select(1, static_cast<int64_t>(i)).fill_(1.0);
+    } else {
+      selector.weight = at::zeros({sizes[i], total});
+      selector.weight.narrow(1, offset, sizes[i]).fill_diagonal_(1.0);
+    }
+    selectors.push_back(selector);
+    offset += sizes[i];
+  }
+  return selectors;
+}
+
+}  // namespace
+
+SiteFunctionKind SiteFunctionKindOf(const model::InputSite& site) {
+  if (site.point == model::HookPoint::kAttnIn) {
+    return SiteFunctionKind::kAttention;
+  }
+  return site.consumers.size() > 1 ? SiteFunctionKind::kElementwise
+                                   : SiteFunctionKind::kLinear;
+}
+
+std::vector<double> CandidateThresholds(double a_plus, double a_minus,
+                                        double lower_bound) {
+  const double t_max = std::max(-a_minus, a_plus);
+  if (!(t_max >= lower_bound)) return {};
+  const double count = std::max(100.0, std::floor(a_plus / 0.5));
+  const double step = (t_max - lower_bound) / count;
+  if (!(step > 0.0)) return {t_max};
+  std::vector<double> thresholds;
+  for (double t = t_max; t >= lower_bound; t -= step) thresholds.push_back(t);
+  return thresholds;
+}
+
+at::Tensor OutlierScale(const at::Tensor& channel_min,
+                        const at::Tensor& channel_max, double threshold) {
+  at::Tensor upper = channel_max / threshold;
+  at::Tensor lower = channel_min / (-threshold);
+  return at::clamp_min(at::maximum(upper, lower), 1.0);
+}
+
+ThresholdSearch::ThresholdSearch(ThresholdSearchInput input)
+    : input_(std::move(input)), kind_(SiteFunctionKindOf(*input_.site)) {
+  const at::Tensor& x = input_.activation;
+  if (x.dim() != 3 || input_.consumers.empty()) {
+    throw MethodError(
+        "OS+ search: activation must be [b, T, C] with "
+        "consumers");
+  }
+  at::Tensor flat = x.reshape({-1, x.size(2)});
+  channel_min_ = std::get<0>(flat.min(0));
+  channel_max_ = std::get<0>(flat.max(0));
+  const double a_plus = std::max(channel_max_.max().item<double>(), 0.0);
+  const double a_minus = std::min(channel_min_.min().item<double>(), 0.0);
+  t_max_ = std::max(-a_minus, a_plus);
+  thresholds_ = CandidateThresholds(a_plus, a_minus, input_.lower_bound);
+  std::vector<at::Tensor> weights, biases;
+  for (const model::Linear& layer : input_.consumers) {
+    weights.push_back(layer.weight);
+    out_sizes_.push_back(layer.out_features());
+    if (layer.bias.defined()) biases.push_back(layer.bias);
+  }
+  weight_cat_ = at::cat(weights, 0);
+  if (biases.size() == input_.consumers.size()) bias_cat_ = at::cat(biases);
+  PrepareSample();
+}
+
+void ThresholdSearch::PrepareSample() {
+  const at::Tensor& x = input_.activation;
+  at::Tensor flat = x.reshape({-1, x.size(2)});
+  const std::string& site = input_.site->name;
+  if (kind_ == SiteFunctionKind::kAttention) {
+    // Whole sequences: attention mixes the tokens of a sequence.
+    const int64_t seq = x.size(1);
+    const int64_t sequences = std::clamp<int64_t>(
+        (input_.search_tokens + seq - 1) / seq, 1, x.size(0));
+    sample_ = x.narrow(0, 0, sequences).contiguous();
+    selectors_ = Selectors(out_sizes_, /*per_feature=*/false);
+    reference_ = input_.block->SiteForward(site, sample_, input_.consumers,
+                                           input_.contexts->For(sequences));
+  } else {
+    // Evenly spaced tokens.
+    const int64_t tokens = flat.size(0);
+    const int64_t n = std::clamp<int64_t>(input_.search_tokens, 1, tokens);
+    at::Tensor index = at::div(at::arange(n, at::kLong) * tokens, n,
+                               /*rounding_mode=*/"floor");
+    sample_ = flat.index_select(0, index.to(flat.device()));
+    if (kind_ == SiteFunctionKind::kLinear) {
+      reference_ = at::matmul(sample_, weight_cat_.t());
+    } else {
+      selectors_ = Selectors(out_sizes_, /*per_feature=*/true);
+      reference_ =
+          input_.block->SiteForward(site, sample_.unsqueeze(0),
+                                    input_.consumers, input_.contexts->For(1));
+    }
+  }
+  reference_ = reference_.reshape({-1, reference_.size(-1)});
+  for (model::Linear& selector : selectors_) {
+    selector.weight = selector.weight.to(x.device());
+  }
+}
+
+at::Tensor ThresholdSearch::QuantizeActivations(
+    const at::Tensor& x, std::span<const double> thresholds) const {
+  const quant::QuantConfig& config = input_.activation_quant;
+  if (!config.enabled) return x;
+  if (config.granularity != quant::Granularity::kPerTensor) {
+    return quant::FakeQuantizeDynamic(x, config);
+  }
+  // Per-tensor: the clip range is exactly (−t, t).
+  at::Tensor t =
+      at::tensor(std::vector<double>(thresholds.begin(), thresholds.end()))
+          .to(at::kFloat);
+  return FakeQuantizePerCandidate(x, CandidateQParams(-t, t, config));
+}
+
+at::Tensor ThresholdSearch::QuantizeWeights(const at::Tensor& weights) const {
+  const quant::QuantConfig& config = input_.weight;
+  if (!config.enabled) return weights;
+  const int64_t count = weights.size(0);
+  if (config.granularity == quant::Granularity::kPerTensor) {
+    at::Tensor flat = weights.reshape({count, -1});
+    at::Tensor lo = std::get<0>(flat.min(1)).to(at::kFloat);
+    at::Tensor hi = std::get<0>(flat.max(1)).to(at::kFloat);
+    return FakeQuantizePerCandidate(weights, CandidateQParams(lo, hi, config));
+  }
+  // Per output row (or group): rows of different candidates never mix.
+  at::Tensor rows = weights.reshape({-1, weights.size(-1)});
+  return quant::FakeQuantizeDynamic(rows, config).reshape(weights.sizes());
+}
+
+at::Tensor ThresholdSearch::StackedForward(const at::Tensor& x,
+                                           const at::Tensor& weights) const {
+  const int64_t count = x.size(0);
+  if (kind_ == SiteFunctionKind::kLinear) {
+    return at::matmul(x, weights.transpose(1, 2));
+  }
+  at::Tensor w = weights.transpose(1, 2);  // [K, C, O_tot]
+  if (kind_ == SiteFunctionKind::kAttention) w = w.unsqueeze(1);
+  at::Tensor projected = at::matmul(x, w);
+  if (bias_cat_.defined()) projected = projected + bias_cat_;
+  const std::string& site = input_.site->name;
+  if (kind_ == SiteFunctionKind::kAttention) {
+    const int64_t sequences = x.size(1), seq = x.size(2);
+    at::Tensor merged = projected.reshape({count * sequences, seq, -1});
+    at::Tensor out = input_.block->SiteForward(
+        site, merged, selectors_, input_.contexts->For(count * sequences));
+    return out.reshape({count, sequences * seq, -1});
+  }
+  // Elementwise MLP input: every (token, feature) becomes a row holding the
+  // consumers' outputs for it; one-hot selectors feed them to F.
+  std::vector<at::Tensor> parts = projected.split_with_sizes(out_sizes_, -1);
+  at::Tensor stacked = at::stack(parts, -1);  // [K, n, O, m]
+  const int64_t consumers = static_cast<int64_t>(parts.size());
+  at::Tensor out =
+      input_.block->SiteForward(site, stacked.reshape({1, -1, consumers}),
+                                selectors_, input_.contexts->For(1));
+  return out.reshape({count, x.size(1), -1});
+}
+
+at::Tensor ThresholdSearch::LossOf(const at::Tensor& output) const {
+  return (output.to(at::kFloat) - reference_).pow(2).sum(-1).mean(-1);
+}
+
+std::vector<double> ThresholdSearch::Losses(std::span<const double> thresholds,
+                                            int64_t per_batch) const {
+  std::vector<double> losses;
+  const size_t step = static_cast<size_t>(std::max<int64_t>(per_batch, 1));
+  for (size_t begin = 0; begin < thresholds.size(); begin += step) {
+    std::span<const double> chunk =
+        thresholds.subspan(begin, std::min(step, thresholds.size() - begin));
+    std::vector<at::Tensor> scales;
+    for (double t : chunk) {
+      scales.push_back(OutlierScale(channel_min_, channel_max_, t));
+    }
+    at::Tensor s = at::stack(scales);  // [K, C]
+    at::Tensor expanded = s;
+    for (int64_t d = 1; d < sample_.dim(); ++d)
+      expanded = expanded.unsqueeze(1);
+    at::Tensor x = QuantizeActivations(sample_.unsqueeze(0) / expanded, chunk);
+    at::Tensor w = QuantizeWeights(weight_cat_.unsqueeze(0) * s.unsqueeze(1));
+    at::Tensor loss = LossOf(StackedForward(x, w)).to(at::kCPU, at::kDouble);
+    for (int64_t k = 0; k < loss.size(0); ++k) {
+      losses.push_back(loss[k].item<double>());
+    }
+  }
+  return losses;
+}
+
+double ThresholdSearch::DirectLoss(double threshold) const {
+  at::Tensor s = OutlierScale(channel_min_, channel_max_, threshold);
+  at::Tensor x = sample_ / s;
+  const quant::QuantConfig& act = input_.activation_quant;
+  if (act.enabled && act.granularity == quant::Granularity::kPerTensor) {
+    at::Tensor t = at::scalar_tensor(threshold, at::kFloat);
+    quant::QParams qparams = quant::ComputeQParams({-t, t}, act);
+    x = quant::FakeQuantize(x, qparams, act.granularity, 0);
+  } else {
+    x = quant::FakeQuantizeDynamic(x, act);
+  }
+  at::Tensor w =
+      QuantizeWeights((weight_cat_ * s.unsqueeze(0)).unsqueeze(0)).squeeze(0);
+  std::vector<model::Linear> layers = input_.consumers;
+  std::vector<at::Tensor> parts = w.split_with_sizes(out_sizes_, 0);
+  for (size_t i = 0; i < layers.size(); ++i) layers[i].weight = parts[i];
+  at::Tensor out;
+  if (kind_ == SiteFunctionKind::kLinear) {
+    out = at::matmul(x, w.t());
+  } else if (kind_ == SiteFunctionKind::kAttention) {
+    out = input_.block->SiteForward(input_.site->name, x, layers,
+                                    input_.contexts->For(x.size(0)));
+  } else {
+    out = input_.block->SiteForward(input_.site->name, x.unsqueeze(0), layers,
+                                    input_.contexts->For(1));
+  }
+  return LossOf(out.reshape({1, -1, out.size(-1)}))[0].item<double>();
+}
+
+ThresholdChoice ThresholdSearch::Run() const {
+  ThresholdChoice choice;
+  if (thresholds_.empty()) {
+    // The whole activation lies within the lower bound: nothing to scale.
+    const double t[] = {t_max_};
+    choice.threshold = t_max_;
+    choice.scale = at::ones_like(channel_max_);
+    choice.loss_before = choice.loss_after = Losses(t, 1).front();
+    return choice;
+  }
+  std::vector<double> losses = Losses(thresholds_, input_.candidates_per_batch);
+  size_t best_index = 0;
+  double best = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < losses.size(); ++i) {
+    if (losses[i] < best) {
+      best = losses[i];
+      best_index = i;
+    }
+  }
+  choice.threshold = thresholds_[best_index];
+  choice.scale = OutlierScale(channel_min_, channel_max_, choice.threshold);
+  choice.loss_before = losses.front();
+  choice.loss_after = losses[best_index];
+  choice.candidates = static_cast<int64_t>(losses.size());
+  return choice;
+}
+
+}  // namespace quantd::engine::methods

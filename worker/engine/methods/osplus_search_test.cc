@@ -1,0 +1,153 @@
+// The OS+ threshold search: the grid and s(t) follow the formulas of
+// docs/ALGORITHMS.md §2.3, a known outlier channel is squeezed, ties keep
+// the larger threshold, and stacked-candidate evaluation equals evaluating
+// one candidate at a time through SiteForward with real quantized layers
+// for every kind of site function.
+#include "worker/engine/methods/osplus_search.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "worker/engine/methods/methods_test_util.h"
+#include "worker/engine/quant/scheme.h"
+
+namespace quantd::engine::methods {
+namespace {
+
+using testing::TinyModel;
+
+TEST(CandidateThresholdsTest, FollowsTheGridFormula) {
+  // A+ = 60: K = max(100, 120) = 120, step = (60 − 1) / 120.
+  std::vector<double> grid = CandidateThresholds(60.0, -2.0, 1.0);
+  ASSERT_FALSE(grid.empty());
+  const double step = 59.0 / 120.0;
+  EXPECT_DOUBLE_EQ(grid.front(), 60.0);
+  for (size_t i = 1; i < grid.size(); ++i) {
+    EXPECT_NEAR(grid[i - 1] - grid[i], step, 1e-9);
+  }
+  EXPECT_GE(grid.back(), 1.0);
+  EXPECT_LT(grid.back() - step, 1.0);
+  EXPECT_NEAR(static_cast<double>(grid.size()), 121.0, 1.0);
+  // T comes from the negative side; K stays at 100 for small ranges.
+  std::vector<double> small = CandidateThresholds(3.0, -8.0, 0.1);
+  EXPECT_DOUBLE_EQ(small.front(), 8.0);
+  EXPECT_NEAR(small[0] - small[1], 7.9 / 100.0, 1e-12);
+  EXPECT_TRUE(CandidateThresholds(0.5, -0.5, 1.0).empty());
+}
+
+TEST(OutlierScaleTest, SqueezesOnlyChannelsBeyondTheThreshold) {
+  at::Tensor lo = at::tensor({-1.0f, -30.0f, -2.0f, -0.5f});
+  at::Tensor hi = at::tensor({2.0f, 4.0f, 50.0f, 0.5f});
+  at::Tensor s = OutlierScale(lo, hi, 10.0);
+  EXPECT_TRUE(at::allclose(s, at::tensor({1.0f, 3.0f, 5.0f, 1.0f})));
+}
+
+struct Case {
+  io::ModelConfig config;
+  const char* site;
+  const char* scheme;
+};
+
+// The statistics batch of block 0 at `site`, with one outlier channel.
+at::Tensor SiteActivation(const model::Model& model, const model::Block& block,
+                          const char* site, int64_t outlier_channel) {
+  at::Generator generator = at::detail::createCPUGenerator(17);
+  const int64_t channels =
+      block.linear(block.Site(site).consumers.front()).in_features();
+  at::Tensor x = at::randn({2, 12, channels}, generator);
+  x.select(2, outlier_channel).mul_(40.0);
+  return x;
+}
+
+ThresholdSearchInput MakeInput(const model::Block& block, const char* site,
+                               const at::Tensor& x, const char* scheme,
+                               ContextCache& contexts) {
+  quant::QuantScheme parsed = quant::ParseScheme(scheme);
+  ThresholdSearchInput input;
+  input.block = &block;
+  input.site = &block.Site(site);
+  input.activation = x;
+  input.consumers = block.Consumers(site);
+  input.weight = parsed.weight;
+  input.activation_quant = parsed.activation;
+  input.lower_bound = 0.1;
+  input.search_tokens = 16;
+  input.candidates_per_batch = 7;
+  input.contexts = &contexts;
+  return input;
+}
+
+TEST(ThresholdSearchTest, StackedCandidatesEqualOneAtATime) {
+  const Case cases[] = {
+      {model::testing::TinyOptConfig(true), "mlp_in", "w4a4-pt"},
+      {model::testing::TinyOptConfig(true), "attn_in", "w8a8-pt"},
+      {model::testing::TinyLlamaConfig(), "mlp_in", "w4a4"},
+      {model::testing::TinyLlamaConfig(), "attn_in", "w6a6"},
+      {model::testing::TinyLlamaConfig(), "mlp_out_in", "w4a4-g16"},
+      {model::testing::TinyBertConfig(), "attn_in", "w6a6-pt"},
+  };
+  for (const Case& c : cases) {
+    auto model = TinyModel(c.config);
+    auto block = model->LoadBlock(0);
+    ContextCache contexts(*model, 12);
+    at::Tensor x = SiteActivation(*model, *block, c.site, 3);
+    ThresholdSearch search(MakeInput(*block, c.site, x, c.scheme, contexts));
+    std::vector<double> some(search.thresholds().begin(),
+                             search.thresholds().begin() + 9);
+    std::vector<double> stacked = search.Losses(some, 4);
+    ASSERT_EQ(stacked.size(), some.size());
+    for (size_t i = 0; i < some.size(); ++i) {
+      const double direct = search.DirectLoss(some[i]);
+      EXPECT_NEAR(stacked[i], direct, 1e-4 * std::max(1.0, direct))
+          << c.site << " " << c.scheme << " t=" << some[i];
+    }
+  }
+}
+
+TEST(ThresholdSearchTest, SqueezesAKnownOutlierChannel) {
+  auto model = TinyModel(model::testing::TinyOptConfig(true));
+  auto block = model->LoadBlock(0);
+  ContextCache contexts(*model, 12);
+  at::Tensor x = SiteActivation(*model, *block, "mlp_in", 5);
+  ThresholdSearchInput input =
+      MakeInput(*block, "mlp_in", x, "w4a4-pt", contexts);
+  input.lower_bound = 1.0;
+  ThresholdSearch search(input);
+  // T is the outlier's magnitude; the grid starts there.
+  const at::Tensor flat = x.reshape({-1, x.size(2)});
+  const double t_max = flat.abs().max().item<double>();
+  EXPECT_NEAR(search.thresholds().front(), t_max, 1e-5 * t_max);
+  ThresholdChoice choice = search.Run();
+  // The choice is the first strict minimum of the losses, and s = s(t*).
+  std::vector<double> losses = search.Losses(search.thresholds(), 1);
+  size_t best = 0;
+  for (size_t i = 1; i < losses.size(); ++i) {
+    if (losses[i] < losses[best]) best = i;
+  }
+  EXPECT_DOUBLE_EQ(choice.threshold, search.thresholds()[best]);
+  EXPECT_TRUE(at::equal(choice.scale,
+                        OutlierScale(search.channel_min(), search.channel_max(),
+                                     choice.threshold)));
+  EXPECT_LT(choice.threshold, 0.5 * t_max);
+  EXPECT_GT(choice.scale[5].item<double>(), 2.0);
+  EXPECT_LT(choice.loss_after, 0.9 * choice.loss_before);
+  EXPECT_DOUBLE_EQ(choice.loss_before, losses.front());
+}
+
+TEST(ThresholdSearchTest, ActivationWithinTheLowerBoundIsNotScaled) {
+  auto model = TinyModel(model::testing::TinyOptConfig(true));
+  auto block = model->LoadBlock(0);
+  ContextCache contexts(*model, 12);
+  at::Tensor x = at::rand({2, 12, 32}) * 0.5 - 0.25;
+  ThresholdSearchInput input =
+      MakeInput(*block, "mlp_in", x, "w8a8-pt", contexts);
+  input.lower_bound = 1.0;
+  ThresholdChoice choice = ThresholdSearch(input).Run();
+  EXPECT_TRUE(at::equal(choice.scale, at::ones({32})));
+  EXPECT_EQ(choice.candidates, 0);
+}
+
+}  // namespace
+}  // namespace quantd::engine::methods

@@ -1,0 +1,31 @@
+// RTN: the MinMax baseline. No transformation; every weight is rounded to
+// its nearest grid point with MinMax ranges and the activations get the
+// scheme's quantizers with their default observers (AvgMinMax for static
+// per-tensor activations), calibrated on the quantized stream.
+#include "worker/engine/methods/block_session.h"
+#include "worker/engine/methods/builtin_methods.h"
+
+namespace quantd::engine::methods {
+namespace {
+
+class RtnMethod : public Method {
+ public:
+  BlockOutcome QuantizeBlock(model::Block& block, const BlockInputs& inputs,
+                             const MethodContext& context) override {
+    return RunStandardFlow(block, inputs, context,
+                           DefaultActivationPlan(*context.scheme), nullptr);
+  }
+};
+
+}  // namespace
+
+MethodInfo RtnMethodInfo() {
+  MethodInfo info;
+  info.name = "rtn";
+  info.summary = "round-to-nearest with MinMax ranges (baseline)";
+  info.params = CommonParams();
+  info.make = [](const MethodParams&) { return std::make_unique<RtnMethod>(); };
+  return info;
+}
+
+}  // namespace quantd::engine::methods

@@ -1,0 +1,279 @@
+#include "worker/engine/pipeline/job_spec.h"
+
+#include <c10/util/StringUtil.h>
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "worker/engine/io/sha256.h"
+#include "worker/engine/methods/block_state.h"
+#include "worker/engine/methods/method_error.h"
+#include "worker/engine/methods/registry.h"
+#include "worker/engine/pipeline/spec_reader.h"
+
+namespace quantd::engine::pipeline {
+
+using internal::SpecReader;
+
+namespace {
+
+constexpr char kCalibrationFile[] = "wiki.valid.tokens";
+constexpr char kEvaluationFile[] = "wiki.test.raw";
+constexpr int64_t kMaxSeqLen = 32768;
+constexpr int64_t kMaxInteger = std::numeric_limits<int64_t>::max();
+
+// A DataRef: a local file:// URI (or a plain absolute path). Blobs must be
+// materialised by the worker first.
+std::filesystem::path DataRefPath(const nlohmann::json& json,
+                                  const std::string& path) {
+  SpecReader reader(json, path, {"blob", "uri"});
+  if (reader.Has("blob")) {
+    throw SpecError(reader.Field("blob"),
+                    "the engine reads local files only; give a file:// uri "
+                    "(the worker materialises blobs)");
+  }
+  std::string uri = reader.String("uri").value_or("");
+  if (uri.empty()) throw SpecError(reader.Field("uri"), "required");
+  constexpr std::string_view kScheme = "file://";
+  if (uri.rfind(kScheme, 0) == 0) {
+    uri = uri.substr(kScheme.size());
+  } else if (uri.find("://") != std::string::npos) {
+    throw SpecError(reader.Field("uri"),
+                    "only file:// URIs are supported, "
+                    "got '" +
+                        uri + "'");
+  }
+  std::filesystem::path file(uri);
+  if (!file.is_absolute()) {
+    throw SpecError(reader.Field("uri"), "must be an absolute path");
+  }
+  if (!std::filesystem::exists(file)) {
+    throw SpecError(reader.Field("uri"), "not found: " + file.string());
+  }
+  return file;
+}
+
+std::filesystem::path DatasetOrDefault(const SpecReader& reader,
+                                       const SpecDefaults& defaults,
+                                       const char* file_name) {
+  if (const nlohmann::json* dataset = reader.Object("dataset")) {
+    return DataRefPath(*dataset, reader.Field("dataset"));
+  }
+  if (defaults.data_dir.empty()) {
+    throw SpecError(reader.Field("dataset"),
+                    "no dataset given and no default data directory");
+  }
+  std::filesystem::path file = defaults.data_dir / file_name;
+  if (!std::filesystem::exists(file)) {
+    throw SpecError(reader.Field("dataset"),
+                    "no dataset given and the default " + file.string() +
+                        " does not exist");
+  }
+  return file;
+}
+
+CalibrationSettings ParseCalibration(const nlohmann::json* json,
+                                     const SpecDefaults& defaults) {
+  SpecReader reader(json ? *json : nlohmann::json(), "calibration",
+                    {"dataset", "n_samples", "seq_len", "seed"});
+  CalibrationSettings settings;
+  settings.dataset = DatasetOrDefault(reader, defaults, kCalibrationFile);
+  if (auto samples = reader.Integer("n_samples", 0, kMaxInteger)) {
+    if (*samples < 1 || *samples > 4096) {
+      throw SpecError("calibration.n_samples",
+                      c10::str("must be in 1..4096, got ", *samples));
+    }
+    settings.n_samples = *samples;
+  }
+  int64_t seq_len = reader.Integer("seq_len", 0, kMaxSeqLen).value_or(0);
+  if (seq_len != 0 && seq_len < 8) {
+    throw SpecError("calibration.seq_len",
+                    c10::str("must be in 8..", kMaxSeqLen, ", got ", seq_len));
+  }
+  settings.seq_len = seq_len;
+  settings.seed = reader.Unsigned("seed").value_or(0);
+  return settings;
+}
+
+EvaluationSettings ParseEvaluation(const nlohmann::json* json,
+                                   const SpecDefaults& defaults) {
+  SpecReader reader(json ? *json : nlohmann::json(), "evaluation",
+                    {"dataset", "seq_len", "max_tokens", "skip"});
+  EvaluationSettings settings;
+  settings.skip = reader.Bool("skip").value_or(false);
+  if (!settings.skip) {
+    settings.dataset = DatasetOrDefault(reader, defaults, kEvaluationFile);
+  }
+  int64_t seq_len = reader.Integer("seq_len", 0, kMaxSeqLen).value_or(0);
+  if (seq_len != 0 && seq_len < 8) {
+    throw SpecError("evaluation.seq_len",
+                    c10::str("must be in 8..", kMaxSeqLen, ", got ", seq_len));
+  }
+  settings.seq_len = seq_len;
+  settings.max_tokens =
+      reader.Integer("max_tokens", 0, kMaxInteger).value_or(0);
+  return settings;
+}
+
+std::vector<std::string> ParseExportFormats(const SpecReader& reader) {
+  std::vector<std::string> formats;
+  const nlohmann::json* array = reader.Array("export_formats");
+  if (array == nullptr || array->empty()) {
+    return {"HF_SAFETENSORS", "PACKED_INT"};
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string field = c10::str("export_formats[", i, "]");
+    SpecReader item({{field, (*array)[i]}}, "", {field});
+    std::optional<int> index =
+        item.Enum(field, "EXPORT_FORMAT_",
+                  {"UNSPECIFIED", "HF_SAFETENSORS", "PACKED_INT"});
+    if (!index || *index == 0) {
+      throw SpecError(field, "must be HF_SAFETENSORS or PACKED_INT");
+    }
+    formats.push_back(*index == 1 ? "HF_SAFETENSORS" : "PACKED_INT");
+  }
+  return formats;
+}
+
+// Scheduling fields the engine ignores; only their JSON types are checked.
+void CheckSchedulingFields(const SpecReader& reader) {
+  reader.Integer("priority", -100, 100);
+  reader.Object("labels");
+  reader.Object("resources");
+  reader.Object("retry");
+  reader.String("deadline");
+}
+
+}  // namespace
+
+SpecError::SpecError(std::string field, const std::string& problem)
+    : std::runtime_error(field.empty() ? problem : field + ": " + problem),
+      field_(std::move(field)) {}
+
+JobSpec ParseJobSpec(const nlohmann::json& document,
+                     const SpecDefaults& defaults) {
+  SpecReader reader(document, "",
+                    {"model", "method", "scheme", "method_params",
+                     "calibration", "evaluation", "export_formats", "priority",
+                     "labels", "resources", "deadline", "retry"});
+  CheckSchedulingFields(reader);
+  JobSpec spec;
+  const nlohmann::json* model = reader.Object("model");
+  if (model == nullptr) throw SpecError("model", "required");
+  spec.model_path = DataRefPath(*model, "model");
+  spec.method = reader.String("method").value_or("");
+  if (spec.method.empty()) throw SpecError("method", "required");
+  if (methods::FindMethod(spec.method) == nullptr) {
+    throw SpecError("method",
+                    "unknown method '" + spec.method +
+                        "' (expected one of: " + methods::MethodNames() + ")");
+  }
+  const nlohmann::json* scheme = reader.Object("scheme");
+  if (scheme == nullptr) throw SpecError("scheme", "required");
+  spec.scheme = internal::ParseSchemeSpec(*scheme);
+  const nlohmann::json* params = reader.Object("method_params");
+  try {
+    spec.method_params = methods::ParseMethodParams(
+        spec.method, params ? *params : nlohmann::json(), spec.scheme);
+  } catch (const methods::ParamError& error) {
+    throw SpecError(error.field(), internal::ProblemOf(error.what()));
+  }
+  spec.calibration = ParseCalibration(reader.Object("calibration"), defaults);
+  spec.evaluation = ParseEvaluation(reader.Object("evaluation"), defaults);
+  if (!spec.evaluation.skip &&
+      std::filesystem::equivalent(spec.evaluation.dataset,
+                                  spec.calibration.dataset)) {
+    throw SpecError("evaluation.dataset", "must not be the calibration text");
+  }
+  spec.export_formats = ParseExportFormats(reader);
+  return spec;
+}
+
+JobSpec ReadJobSpec(const std::filesystem::path& path,
+                    const SpecDefaults& defaults) {
+  std::ifstream in(path);
+  if (!in) throw SpecError("", "cannot read job spec " + path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json document = nlohmann::json::parse(text.str(), nullptr,
+                                                  /*allow_exceptions=*/false);
+  if (document.is_discarded()) {
+    throw SpecError("", path.string() + " is not valid JSON");
+  }
+  return ParseJobSpec(document, defaults);
+}
+
+void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
+  const bool encoder = config.architecture == io::Architecture::kBert;
+  const int64_t default_len = encoder ? 128 : 2048;
+  const int64_t max_positions = config.max_position_embeddings;
+  auto check_len = [&](int64_t& len, const char* field) {
+    if (len == 0) {
+      len = max_positions > 0 ? std::min(default_len, max_positions)
+                              : default_len;
+    }
+    if (max_positions > 0 && len > max_positions) {
+      throw SpecError(field, c10::str(len,
+                                      " exceeds the model's "
+                                      "max_position_embeddings ",
+                                      max_positions));
+    }
+  };
+  check_len(spec.calibration.seq_len, "calibration.seq_len");
+  check_len(spec.evaluation.seq_len, "evaluation.seq_len");
+  const int64_t attention = config.num_heads * config.head_dim;
+  const std::pair<int64_t, const char*> dims[] = {
+      {config.hidden_size, "hidden_size"},
+      {config.intermediate_size, "intermediate_size"},
+      {attention, "num_heads * head_dim"}};
+  auto check_group = [&](const quant::QuantConfig& quant, const char* field) {
+    if (!quant.enabled || quant.granularity != quant::Granularity::kPerGroup) {
+      return;
+    }
+    for (const auto& [dim, name] : dims) {
+      if (dim % quant.group_size != 0) {
+        throw SpecError(field, c10::str(quant.group_size, " does not divide ",
+                                        name, " (", dim, ")"));
+      }
+    }
+  };
+  check_group(spec.scheme.weight, "scheme.weights.group_size");
+  check_group(spec.scheme.activation, "scheme.activations.group_size");
+}
+
+void HashDatasets(JobSpec& spec) {
+  spec.calibration.dataset_sha256 = io::Sha256File(spec.calibration.dataset);
+  if (!spec.evaluation.skip) {
+    spec.evaluation.dataset_sha256 = io::Sha256File(spec.evaluation.dataset);
+  }
+}
+
+nlohmann::json CanonicalSpec(const JobSpec& spec) {
+  return {
+      {"method", spec.method},
+      {"method_params", spec.method_params.values()},
+      {"scheme",
+       {{"name", spec.scheme.name},
+        {"weights", methods::QuantConfigToJson(spec.scheme.weight)},
+        {"activations", methods::QuantConfigToJson(spec.scheme.activation)}}},
+      {"calibration",
+       {{"dataset_sha256", spec.calibration.dataset_sha256},
+        {"n_samples", spec.calibration.n_samples},
+        {"seq_len", spec.calibration.seq_len},
+        {"seed", spec.calibration.seed}}},
+      {"evaluation",
+       {{"dataset_sha256", spec.evaluation.dataset_sha256},
+        {"seq_len", spec.evaluation.seq_len},
+        {"max_tokens", spec.evaluation.max_tokens},
+        {"skip", spec.evaluation.skip}}},
+      {"export_formats", spec.export_formats}};
+}
+
+std::string SpecSha256(const JobSpec& spec) {
+  io::Sha256 hash;
+  hash.Update(CanonicalSpec(spec).dump());
+  return io::Sha256::ToHex(hash.Finish());
+}
+
+}  // namespace quantd::engine::pipeline

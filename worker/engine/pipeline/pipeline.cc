@@ -1,0 +1,463 @@
+#include "worker/engine/pipeline/pipeline.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/StringUtil.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "worker/engine/eval/perplexity.h"
+#include "worker/engine/eval/similarity.h"
+#include "worker/engine/export/exporter.h"
+#include "worker/engine/methods/block_session.h"
+#include "worker/engine/methods/registry.h"
+#include "worker/engine/model/memory_tensor_source.h"
+#include "worker/engine/model/model_factory.h"
+#include "worker/engine/pipeline/calibration_data.h"
+#include "worker/engine/pipeline/figure_json.h"
+
+namespace quantd::engine::pipeline {
+namespace {
+
+// Nominal share of the job each stage ends at, for `fraction`.
+constexpr double kLoadEnd = 0.05;
+constexpr double kQuantizeEnd = 0.80;
+constexpr double kEvaluateEnd = 0.97;
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+uint64_t PeakHostMemoryBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024u;  // KiB on Linux.
+}
+
+std::vector<at::Tensor> Batches(const at::Tensor& stream, int64_t batch) {
+  if (!stream.defined()) return {};
+  return stream.split(batch, 0);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> CpuTensors(
+    const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  std::vector<std::pair<std::string, at::Tensor>> copies;
+  for (const auto& [name, tensor] : tensors) {
+    copies.emplace_back(name, tensor.to(at::kCPU).contiguous());
+  }
+  return copies;
+}
+
+class JobRun {
+ public:
+  JobRun(const JobSpec& spec, JobInputs& inputs, const PipelineOptions& options,
+         EventSink& events)
+      : spec_(spec),
+        inputs_(inputs),
+        model_(*inputs.model),
+        options_(options),
+        events_(events),
+        contexts_(model_, inputs.calibration.size(1)),
+        batch_size_(spec.method_params.Integer("batch_size")) {
+    const methods::MethodInfo* info = methods::FindMethod(spec.method);
+    if (info == nullptr) throw SpecError("method", "unknown method");
+    method_ = info->make(spec.method_params);
+    identity_ = {SpecSha256(spec), inputs.model_sha256, model_.NumBlocks()};
+  }
+
+  PipelineResult Run() {
+    PipelineResult result;
+    Start();
+    if (!QuantizeBlocks()) {
+      result.stopped = true;
+      result.blocks = blocks_;
+      return result;
+    }
+    BuildQuantizedModel();
+    Evaluate(result.result);
+    result.result.wall_seconds = SecondsSince(start_);
+    result.result.peak_host_memory_bytes = PeakHostMemoryBytes();
+    if (options_.export_artifacts) result.artifacts = Export(result.result);
+    events_.Result(result.result);
+    result.blocks = blocks_;
+    return result;
+  }
+
+ private:
+  void Start() {
+    std::optional<Checkpoint> checkpoint = ReadCheckpoint(
+        CheckpointPath(options_.out_dir), identity_, options_.device);
+    if (checkpoint) {
+      blocks_ = std::move(checkpoint->blocks);
+      stream_q_ = checkpoint->stream_quantized;
+      stream_fp_ = checkpoint->stream_fp;
+      events_.Log("info", c10::str("resuming after block ", blocks_.size() - 1,
+                                   " of ", model_.NumBlocks()));
+      return;
+    }
+    const at::Tensor& ids = inputs_.calibration;
+    stream_q_ = model_.Embed(ids, model_.MakeContext(ids));
+    if (method_->needs_fp_stream()) stream_fp_ = stream_q_.clone();
+    Progress("calibrate", 0, kLoadEnd, {});
+  }
+
+  bool QuantizeBlocks() {
+    const int64_t count = model_.NumBlocks();
+    const int64_t first = static_cast<int64_t>(blocks_.size());
+    const Clock::time_point began = Clock::now();
+    for (int64_t index = first; index < count; ++index) {
+      blocks_.push_back(QuantizeBlock(index));
+      exporting::WrittenFile file =
+          WriteCheckpoint(CheckpointPath(options_.out_dir), identity_,
+                          {blocks_, stream_q_, stream_fp_});
+      events_.Checkpoint(index, file);
+      const double done = static_cast<double>(index + 1 - first);
+      const double eta = SecondsSince(began) / done *
+                         (static_cast<double>(count - index - 1) +
+                          (1.0 - kQuantizeEnd) / (kQuantizeEnd - kLoadEnd) *
+                              static_cast<double>(count));
+      Progress("quantize", index,
+               kLoadEnd + (kQuantizeEnd - kLoadEnd) * (index + 1) / count,
+               blocks_.back().figures, eta);
+      if (index == options_.stop_after_block) return false;
+    }
+    return true;
+  }
+
+  // The norm that produced a Post-LN block's input: the previous block's
+  // last norm, as loaded (such norms are never folded into).
+  std::optional<model::Norm> InputNorm(int64_t index,
+                                       const model::Block& block) const {
+    const model::InputSite& site = block.Sites().front();
+    if (index == 0 || !site.norm.empty() || !site.feeds_residual) {
+      return std::nullopt;
+    }
+    std::unique_ptr<model::Block> previous = model_.LoadBlock(index - 1);
+    return previous->norm(previous->NormNames().back());
+  }
+
+  FinishedBlock QuantizeBlock(int64_t index) {
+    const Clock::time_point began = Clock::now();
+    std::unique_ptr<model::Block> block = model_.LoadBlock(index);
+    methods::BlockInputs inputs;
+    inputs.quantized = Batches(stream_q_, batch_size_);
+    inputs.fp = Batches(stream_fp_, batch_size_);
+    std::optional<model::Norm> input_norm = InputNorm(index, *block);
+    methods::MethodContext context{&model_, &spec_.scheme, &contexts_,
+                                   input_norm ? &*input_norm : nullptr};
+    std::vector<exporting::ChannelRange> ranges =
+        options_.export_artifacts ? RangesBefore(*block, inputs.quantized[0])
+                                  : std::vector<exporting::ChannelRange>();
+    methods::BlockOutcome outcome =
+        method_->QuantizeBlock(*block, inputs, context);
+    if (options_.export_artifacts) {
+      RangesAfter(*block, outcome.state, inputs.quantized[0], ranges);
+    }
+    stream_q_ =
+        at::cat(methods::BlockOutputs(*block, inputs.quantized, contexts_));
+    if (stream_fp_.defined()) {
+      std::unique_ptr<model::Block> fp_block = model_.LoadBlock(index);
+      stream_fp_ =
+          at::cat(methods::BlockOutputs(*fp_block, inputs.fp, contexts_));
+    }
+    FinishedBlock finished;
+    finished.index = index;
+    finished.prefix = block->prefix();
+    finished.tensors = CpuTensors(block->NamedTensors());
+    finished.state = std::move(outcome.state);
+    finished.figures = std::move(outcome.figures);
+    finished.ranges = std::move(ranges);
+    finished.seconds = SecondsSince(began);
+    return finished;
+  }
+
+  // Per-channel ranges at every input site of `block` for one batch, the
+  // block as it stands; `transform` maps a site's raw activation to what is
+  // recorded and `pass` to what flows on.
+  using SiteHook =
+      std::function<at::Tensor(model::HookPoint, const at::Tensor&)>;
+  std::vector<std::pair<at::Tensor, at::Tensor>> SiteRanges(
+      model::Block& block, const at::Tensor& batch, const SiteHook& record,
+      const SiteHook& pass) {
+    const std::vector<model::InputSite>& sites = block.Sites();
+    std::vector<std::pair<at::Tensor, at::Tensor>> ranges(sites.size());
+    block.ClearHooks();
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const model::HookPoint point = sites[i].point;
+      block.SetHook(point,
+                    [&ranges, i, point, &record, &pass](const at::Tensor& x) {
+                      ranges[i] = exporting::PerChannelMinMax(record(point, x));
+                      return pass(point, x);
+                    });
+    }
+    methods::BlockOutputs(block, {batch}, contexts_);
+    block.ClearHooks();
+    return ranges;
+  }
+
+  // Before the method: the raw activations of the statistics batch.
+  std::vector<exporting::ChannelRange> RangesBefore(model::Block& block,
+                                                    const at::Tensor& batch) {
+    auto identity = [](model::HookPoint, const at::Tensor& x) { return x; };
+    auto measured = SiteRanges(block, batch, identity, identity);
+    std::vector<exporting::ChannelRange> ranges;
+    for (size_t i = 0; i < measured.size(); ++i) {
+      exporting::ChannelRange range;
+      range.name = block.prefix() + block.Sites()[i].name;
+      std::tie(range.before_min, range.before_max) = measured[i];
+      ranges.push_back(std::move(range));
+    }
+    return ranges;
+  }
+
+  // After it: what each site's quantizer sees (its unfolded transform
+  // applied), with the quantized block upstream; the block's quantizers are
+  // reinstalled afterwards.
+  void RangesAfter(model::Block& block, const methods::BlockQuantState& state,
+                   const at::Tensor& batch,
+                   std::vector<exporting::ChannelRange>& ranges) {
+    auto find = [&state](model::HookPoint point) {
+      const methods::ActivationState* found = nullptr;
+      for (const methods::ActivationState& activation : state.activations) {
+        if (activation.point == point) found = &activation;
+      }
+      return found;
+    };
+    auto seen = [&find](model::HookPoint point, const at::Tensor& x) {
+      const methods::ActivationState* activation = find(point);
+      return activation == nullptr ? x : activation->transform.Apply(x);
+    };
+    auto quantized = [&find](model::HookPoint point, const at::Tensor& x) {
+      const methods::ActivationState* activation = find(point);
+      return activation == nullptr
+                 ? x
+                 : methods::ApplyActivationState(*activation, x);
+    };
+    auto measured = SiteRanges(block, batch, seen, quantized);
+    for (size_t i = 0; i < measured.size(); ++i) {
+      std::tie(ranges[i].after_min, ranges[i].after_max) = measured[i];
+    }
+    methods::InstallActivationQuantizers(block, state);
+  }
+
+  void BuildQuantizedModel() {
+    auto source = std::make_shared<model::MemoryTensorSource>(
+        "quantized " + spec_.model_path.filename().string());
+    source->AddAll(model_.NamedTensors());
+    for (const FinishedBlock& block : blocks_) source->AddAll(block.tensors);
+    quantized_ = model::MakeModel(inputs_.config, source, model_.options());
+  }
+
+  void Evaluate(ResultEvent& result) {
+    if (spec_.evaluation.skip) return;
+    auto prepare = [this](model::Block& block) {
+      methods::InstallActivationQuantizers(
+          block, blocks_.at(static_cast<size_t>(block.index())).state);
+    };
+    if (model_.output_kind() == model::OutputKind::kLogits) {
+      EvaluatePerplexity(result, prepare);
+    } else {
+      EvaluateCosine(result, prepare);
+    }
+  }
+
+  // Progress over [base, base + span) of the nominal job.
+  eval::PerplexityProgress EvalProgress(double base, double span) {
+    return [this, base, span](int64_t done, int64_t total) {
+      Progress("evaluate", 0, base + span * done / total, {});
+    };
+  }
+
+  void EvaluatePerplexity(ResultEvent& result,
+                          const model::Model::BlockPreparer& prepare) {
+    eval::PerplexityOptions options;
+    options.seq_len = spec_.evaluation.seq_len;
+    options.max_tokens = spec_.evaluation.max_tokens;
+    options.batch_size = options_.eval_windows_per_chunk;
+    const double span = (kEvaluateEnd - kQuantizeEnd) / 2.0;
+    result.metric = "perplexity";
+    result.fp_value = std::numeric_limits<double>::quiet_NaN();
+    if (options_.evaluate_fp) {
+      result.fp_value =
+          eval::EvaluatePerplexity(model_, inputs_.evaluation, options, {},
+                                   EvalProgress(kQuantizeEnd, span))
+              .ppl;
+    }
+    eval::PerplexityResult quantized = eval::EvaluatePerplexity(
+        *quantized_, inputs_.evaluation, options, prepare,
+        EvalProgress(kQuantizeEnd + span, span));
+    result.quantized_value = quantized.ppl;
+    result.eval_tokens = quantized.tokens;
+    result.eval_seq_len = quantized.seq_len;
+  }
+
+  // Encoders: the cosine between FP and quantized embeddings of
+  // consecutive windows of the evaluation text.
+  void EvaluateCosine(ResultEvent& result,
+                      const model::Model::BlockPreparer& prepare) {
+    at::Tensor windows =
+        ConsecutiveWindows(inputs_.evaluation, spec_.evaluation.seq_len,
+                           spec_.evaluation.max_tokens, "evaluation.dataset");
+    std::vector<std::vector<int32_t>> ids;
+    for (int64_t w = 0; w < windows.size(0); ++w) {
+      at::Tensor row = windows[w].to(at::kInt).contiguous();
+      ids.emplace_back(row.data_ptr<int32_t>(),
+                       row.data_ptr<int32_t>() + row.numel());
+    }
+    eval::EmbeddingOptions options;
+    options.batch_size = options_.eval_windows_per_chunk;
+    options.max_tokens = windows.size(1);
+    at::Tensor reference = eval::EmbedTokenIds(model_, ids, 0, options);
+    at::Tensor candidate =
+        eval::EmbedTokenIds(*quantized_, ids, 0, options, prepare);
+    result.metric = "cosine";
+    result.fp_value = 1.0;
+    result.quantized_value =
+        eval::CompareEmbeddings(reference, candidate).mean_cosine;
+    result.eval_tokens = windows.numel();
+    result.eval_seq_len = windows.size(1);
+  }
+
+  exporting::BlockExport BlockForExport(const FinishedBlock& block) const {
+    exporting::BlockExport out;
+    out.index = block.index;
+    out.tensors = block.tensors;
+    std::map<std::string, at::Tensor> fp_weights;
+    for (const methods::WeightState& weight : block.state.weights) {
+      if (weight.fp_weight.defined()) {
+        fp_weights[block.prefix + weight.linear + ".weight"] = weight.fp_weight;
+      }
+      if (!weight.config.enabled) continue;
+      out.linears.push_back(exporting::QuantizedLinear{
+          block.prefix + weight.linear, weight.config, weight.qparams});
+    }
+    if (!fp_weights.empty()) {
+      for (const auto& [name, tensor] : block.tensors) {
+        auto found = fp_weights.find(name);
+        out.fp_tensors.emplace_back(
+            name, found == fp_weights.end() ? tensor : found->second);
+      }
+    }
+    for (const methods::ActivationState& activation : block.state.activations) {
+      exporting::ActivationQuant quant;
+      quant.name =
+          block.prefix + std::string(model::HookPointName(activation.point));
+      quant.config = activation.config;
+      quant.qparams = activation.qparams;
+      quant.input_shift = activation.transform.shift;
+      quant.input_scale = activation.transform.scale;
+      out.activations.push_back(std::move(quant));
+    }
+    out.ranges = block.ranges;
+    out.figures = FiguresToJson(block.figures);
+    out.seconds = block.seconds;
+    return out;
+  }
+
+  std::vector<exporting::Artifact> Export(const ResultEvent& result) {
+    Progress("export", 0, kEvaluateEnd, {});
+    exporting::ExportOptions options;
+    options.out_dir = options_.out_dir;
+    auto wants = [this](const char* format) {
+      return std::find(spec_.export_formats.begin(), spec_.export_formats.end(),
+                       format) != spec_.export_formats.end();
+    };
+    options.hf_model = wants("HF_SAFETENSORS");
+    options.packed = wants("PACKED_INT");
+    exporting::Exporter exporter(options);
+
+    exporting::JobInfo job;
+    job.config = inputs_.config;
+    job.model_source = spec_.model_path;
+    job.spec = CanonicalSpec(spec_);
+    job.spec_sha256 = identity_.spec_sha256;
+    job.method = spec_.method;
+    job.scheme = spec_.scheme.name;
+    job.seed = spec_.calibration.seed;
+    job.device = options_.device.str();
+    job.engine_version = options_.engine_version;
+    job.inputs.push_back({"model", spec_.model_path, ""});
+    if (!spec_.calibration.dataset.empty()) {
+      job.inputs.push_back({"calibration", spec_.calibration.dataset,
+                            spec_.calibration.dataset_sha256});
+    }
+    if (!spec_.evaluation.skip && !spec_.evaluation.dataset.empty()) {
+      job.inputs.push_back({"evaluation", spec_.evaluation.dataset,
+                            spec_.evaluation.dataset_sha256});
+    }
+    if (!options_.spec_path.empty()) {
+      job.inputs.push_back({"spec", options_.spec_path, ""});
+    }
+    exporter.Begin(std::move(job));
+    for (const FinishedBlock& block : blocks_) {
+      exporter.AddBlock(BlockForExport(block));
+    }
+    exporter.AddResident(CpuTensors(model_.NamedTensors()));
+
+    exporting::RunSummary summary;
+    summary.metric = result.metric;
+    summary.fp_value = result.fp_value;
+    summary.quantized_value = result.quantized_value;
+    summary.eval_tokens = result.eval_tokens;
+    summary.eval_seq_len = result.eval_seq_len;
+    summary.wall_seconds = result.wall_seconds;
+    summary.peak_host_memory_bytes = result.peak_host_memory_bytes;
+    summary.peak_device_memory_bytes = result.peak_device_memory_bytes;
+    summary.model = {
+        {"path", spec_.model_path.string()},
+        {"sha256", inputs_.model_sha256},
+        {"architecture", io::ArchitectureName(inputs_.config.architecture)},
+        {"blocks", model_.NumBlocks()}};
+    summary.extra = {{"threads", at::get_num_threads()}};
+    std::vector<exporting::Artifact> artifacts = exporter.Finish(summary);
+    for (const exporting::Artifact& artifact : artifacts) {
+      events_.Artifact(artifact.name, artifact.kind, artifact.file);
+    }
+    return artifacts;
+  }
+
+  void Progress(const char* stage, int64_t block, double fraction,
+                std::vector<methods::LayerFigure> layers,
+                double eta_seconds = -1.0) {
+    ProgressEvent event;
+    event.stage = stage;
+    event.block_index = block;
+    event.block_count = model_.NumBlocks();
+    event.fraction = fraction;
+    event.eta_seconds = eta_seconds;
+    event.layers = std::move(layers);
+    events_.Progress(event);
+  }
+
+  const JobSpec& spec_;
+  JobInputs& inputs_;
+  const model::Model& model_;
+  const PipelineOptions& options_;
+  EventSink& events_;
+  methods::ContextCache contexts_;
+  int64_t batch_size_;
+  std::unique_ptr<methods::Method> method_;
+  CheckpointIdentity identity_;
+  Clock::time_point start_ = Clock::now();
+  std::vector<FinishedBlock> blocks_;
+  at::Tensor stream_q_, stream_fp_;
+  std::unique_ptr<model::Model> quantized_;
+};
+
+}  // namespace
+
+PipelineResult RunPipeline(const JobSpec& spec, JobInputs& inputs,
+                           const PipelineOptions& options, EventSink& events) {
+  JobRun run(spec, inputs, options, events);
+  return run.Run();
+}
+
+}  // namespace quantd::engine::pipeline

@@ -1,0 +1,61 @@
+// RunPipeline: one quantization job, block by block (docs/DESIGN.md §3):
+// embed the calibration windows, then for every block run the method on the
+// quantized stream, feed the quantized block that stream to get the next
+// block's input (and the FP block the FP stream, for methods that use it),
+// write the cumulative checkpoint and report progress with the block's
+// layer figures. A checkpoint of the same spec and model found in the work
+// dir is resumed after its last block; the result is byte-identical to an
+// uninterrupted run when the thread count is the same. Then FP and
+// quantized perplexity (decoders) or embedding cosine (encoders), the
+// artifacts through exporting::Exporter (docs/formats/packed-weights.md),
+// and the result event.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "worker/engine/export/manifest.h"
+#include "worker/engine/pipeline/checkpoint.h"
+#include "worker/engine/pipeline/events.h"
+#include "worker/engine/pipeline/job_inputs.h"
+#include "worker/engine/pipeline/job_spec.h"
+
+namespace quantd::engine::pipeline {
+
+struct PipelineOptions {
+  std::filesystem::path out_dir;
+  at::Device device = at::kCPU;
+  // Test hook: return right after block k's checkpoint, as if the process
+  // had been killed there. -1: never.
+  int64_t stop_after_block = -1;
+  // Evaluation windows that pass the blocks together.
+  int64_t eval_windows_per_chunk = 4;
+  // False: skip the FP baseline (fp_value is NaN), for callers that already
+  // know it (benchmarks comparing methods on one model).
+  bool evaluate_fp = true;
+  // False: write no artifacts at all (benchmarks and ordering tests).
+  bool export_artifacts = true;
+  // For the manifest: the spec file the job was read from (may be empty)
+  // and the engine's version string.
+  std::filesystem::path spec_path;
+  std::string engine_version;
+};
+
+struct PipelineResult {
+  bool stopped = false;  // stop_after_block was reached.
+  ResultEvent result;
+  std::vector<FinishedBlock> blocks;
+  std::vector<exporting::Artifact> artifacts;
+};
+
+// Throws CheckpointMismatch, SpecError, methods::MethodError,
+// exporting::ExportError, and whatever
+// the model, quantizers and I/O throw; the CLI maps them to exit codes.
+PipelineResult RunPipeline(const JobSpec& spec, JobInputs& inputs,
+                           const PipelineOptions& options, EventSink& events);
+
+}  // namespace quantd::engine::pipeline

@@ -1,0 +1,181 @@
+// Whole jobs on tiny random models: every method runs end to end on every
+// architecture with checkpoints, events and artifacts; a run stopped after
+// a block and resumed produces byte-identical quantized weights; a
+// checkpoint of another spec is refused.
+#include "worker/engine/pipeline/pipeline.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "worker/engine/io/sha256.h"
+#include "worker/engine/methods/registry.h"
+#include "worker/engine/model/model_factory.h"
+#include "worker/engine/model/test_models.h"
+
+namespace quantd::engine::pipeline {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("quantd_pipeline_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  JobSpec Spec(const std::string& method, const nlohmann::json& params,
+               const std::string& scheme) const {
+    JobSpec spec;
+    // The manifest hashes the model file; the weights themselves are random.
+    spec.model_path = root_ / "tiny.gguf";
+    std::ofstream(spec.model_path) << "tiny";
+    spec.method = method;
+    spec.scheme = quant::ParseScheme(scheme);
+    spec.method_params =
+        methods::ParseMethodParams(method, params, spec.scheme);
+    spec.calibration.n_samples = 6;
+    spec.calibration.seq_len = 12;
+    spec.evaluation.seq_len = 12;
+    spec.export_formats = {"HF_SAFETENSORS", "PACKED_INT"};
+    return spec;
+  }
+
+  static JobInputs Inputs(const io::ModelConfig& config) {
+    JobInputs inputs;
+    inputs.config = config;
+    inputs.model =
+        model::MakeModel(config, model::testing::RandomWeights(config, 5), {});
+    inputs.model_sha256 = "tiny-model";
+    at::Generator generator = at::detail::createCPUGenerator(9);
+    inputs.calibration = at::randint(config.vocab_size, {6, 12}, generator);
+    at::Tensor evaluation =
+        at::randint(config.vocab_size, {62}, generator).to(at::kInt);
+    inputs.evaluation.assign(evaluation.data_ptr<int32_t>(),
+                             evaluation.data_ptr<int32_t>() + 62);
+    return inputs;
+  }
+
+  // Runs a job in `dir` with events written to dir/events.jsonl.
+  PipelineResult RunIn(const std::filesystem::path& dir, const JobSpec& spec,
+                       const io::ModelConfig& config, int64_t stop_after = -1) {
+    std::filesystem::create_directories(dir);
+    int fd = ::open((dir / "events.jsonl").c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND, 0644);
+    EventSink events(fd);
+    JobInputs inputs = Inputs(config);
+    PipelineOptions options;
+    options.out_dir = dir;
+    options.stop_after_block = stop_after;
+    options.eval_windows_per_chunk = 2;
+    options.engine_version = "test";
+    PipelineResult result;
+    try {
+      result = RunPipeline(spec, inputs, options, events);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+    return result;
+  }
+
+  static std::vector<nlohmann::json> Events(const std::filesystem::path& dir) {
+    std::ifstream in(dir / "events.jsonl");
+    std::vector<nlohmann::json> events;
+    for (std::string line; std::getline(in, line);) {
+      events.push_back(nlohmann::json::parse(line));
+    }
+    return events;
+  }
+
+  std::filesystem::path root_;
+};
+
+TEST_F(PipelineTest, EveryMethodRunsOnEveryArchitecture) {
+  const io::ModelConfig configs[] = {model::testing::TinyLlamaConfig(),
+                                     model::testing::TinyOptConfig(true),
+                                     model::testing::TinyBertConfig()};
+  for (const io::ModelConfig& config : configs) {
+    for (const methods::MethodInfo& info : methods::Methods()) {
+      nlohmann::json params = {{"batch_size", 4}};
+      if (info.name == "osplus") params["search_tokens"] = 16;
+      const std::string what =
+          std::string(io::ArchitectureName(config.architecture)) + " " +
+          info.name;
+      std::filesystem::path dir = root_ / what;
+      JobSpec spec = Spec(info.name, params, "w6a6-pt");
+      // config.json is written for LLaMA-family models from a GGUF only.
+      const bool hf = config.architecture == io::Architecture::kLlama;
+      if (!hf) spec.export_formats = {"PACKED_INT"};
+      PipelineResult result = RunIn(dir, spec, config);
+      EXPECT_FALSE(result.stopped) << what;
+      EXPECT_TRUE(std::isfinite(result.result.quantized_value)) << what;
+      EXPECT_EQ(result.result.eval_tokens, 60) << what;
+      EXPECT_EQ(result.blocks.size(), 2u) << what;
+      EXPECT_TRUE(std::filesystem::exists(dir / "report.json")) << what;
+      EXPECT_TRUE(std::filesystem::exists(dir / "manifest.json")) << what;
+      EXPECT_TRUE(std::filesystem::exists(dir / "packed/quant_config.json"))
+          << what;
+      EXPECT_EQ(std::filesystem::exists(dir / "model/model.safetensors"), hf)
+          << what;
+      std::vector<std::string> types;
+      for (const nlohmann::json& event : Events(dir)) {
+        types.push_back(event.at("type"));
+      }
+      EXPECT_THAT(types, ::testing::Contains("checkpoint")) << what;
+      EXPECT_THAT(types, ::testing::Contains("artifact")) << what;
+      EXPECT_EQ(types.back(), "result") << what;
+    }
+  }
+}
+
+TEST_F(PipelineTest, ResumedRunIsByteIdentical) {
+  const io::ModelConfig config = model::testing::TinyLlamaConfig();
+  JobSpec spec = Spec(
+      "osplus", {{"batch_size", 3}, {"search_tokens", 24}, {"up_down", true}},
+      "w4a4");
+  RunIn(root_ / "whole", spec, config);
+  PipelineResult stopped = RunIn(root_ / "resumed", spec, config, 0);
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_FALSE(std::filesystem::exists(root_ / "resumed/report.json"));
+  PipelineResult resumed = RunIn(root_ / "resumed", spec, config);
+  EXPECT_FALSE(resumed.stopped);
+  bool logged_resume = false;
+  for (const nlohmann::json& event : Events(root_ / "resumed")) {
+    if (event.at("type") == "log" &&
+        event.at("message").get<std::string>().find("resuming after block 0") !=
+            std::string::npos) {
+      logged_resume = true;
+    }
+  }
+  EXPECT_TRUE(logged_resume);
+  for (const char* file :
+       {"model/model.safetensors", "packed/quantized.safetensors",
+        "packed/quant_config.json"}) {
+    EXPECT_EQ(io::Sha256File(root_ / "whole" / file),
+              io::Sha256File(root_ / "resumed" / file))
+        << file;
+  }
+}
+
+TEST_F(PipelineTest, RefusesACheckpointOfAnotherSpec) {
+  const io::ModelConfig config = model::testing::TinyOptConfig(true);
+  RunIn(root_ / "job", Spec("rtn", {{"batch_size", 3}}, "w8a8"), config, 0);
+  try {
+    RunIn(root_ / "job", Spec("rtn", {{"batch_size", 2}}, "w8a8"), config);
+    ADD_FAILURE() << "checkpoint of another spec accepted";
+  } catch (const CheckpointMismatch& error) {
+    EXPECT_THAT(error.what(), HasSubstr("another job spec"));
+  }
+}
+
+}  // namespace
+}  // namespace quantd::engine::pipeline
