@@ -87,7 +87,12 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
       metric_ratio_(prometheus::BuildHistogram()
                         .Name("quantd_job_metric_ratio")
                         .Help("Quantized over FP metric of succeeded jobs.")
-                        .Register(registry)) {}
+                        .Register(registry)) {
+  // The default priority's series exists from the start, so rules over the
+  // queue depth see 0 rather than no data before the first tick that finds
+  // a queued job.
+  SetQueueDepth({{0, 0}});
+}
 
 void ServerMetrics::JobSubmitted(const std::string& method,
                                  const std::string& bits) {
