@@ -1,8 +1,10 @@
 // quantd: the scheduler daemon. Reads its configuration (flags, QUANTD_*
 // environment variables, a YAML file), opens the job store and the blob
 // store under the data directory, serves JobService and WorkerGateway over
-// gRPC and Prometheus metrics over HTTP, and shuts down gracefully on
-// SIGTERM or SIGINT.
+// gRPC (plaintext or TLS, with bearer-token authentication unless it runs
+// on loopback without a token file) and Prometheus metrics over HTTP,
+// reloads tokens, certificates and the audit log on SIGHUP, and shuts down
+// gracefully on SIGTERM or SIGINT.
 //
 // It prints "listening on HOST:PORT" and "metrics on HOST:PORT" once both
 // are bound (port 0 picks free ports), and writes the same to --port_file
@@ -25,6 +27,7 @@
 #include "prometheus/registry.h"
 #include "server/api/quantd_server.h"
 #include "server/artifacts/blob_store.h"
+#include "server/auth/security.h"
 #include "server/metrics/server_metrics.h"
 #include "server/scheduler/clock.h"
 #include "server/scheduler/scheduler.h"
@@ -44,7 +47,8 @@ quantd::ConfigSchema ServerSchema() {
       .AddString("data_dir", "quantd-data",
                  "directory for the job store and blobs")
       .AddString("allowed_roots", "",
-                 "comma-separated directories file:// URIs may point into")
+                 "comma-separated directories file:// URIs may point into; "
+                 "a {tenant} path component confines each tenant to its own")
       .AddString("port_file", "", "write the bound ports to this file")
       .AddString("store.backend", "sqlite", "job store backend",
                  {"sqlite", "postgres"})
@@ -70,6 +74,16 @@ quantd::ConfigSchema ServerSchema() {
               "leased/running jobs per tenant (0: no limit)", 0, 1000000)
       .AddInt("limits.max_upload_bytes", int64_t{64} << 30,
               "largest uploaded blob", 0)
+      .AddInt("limits.max_stored_bytes_per_tenant", 0,
+              "bytes of blobs a tenant's jobs and uploads may keep (0: no "
+              "limit)",
+              0)
+      .AddInt("limits.max_message_bytes", 16 << 20,
+              "largest gRPC message on any call or stream", 2 << 20, 1 << 30)
+      .AddInt("limits.max_request_bytes", 256 << 10,
+              "largest unary JobService request", 1 << 10, 64 << 20)
+      .AddInt("limits.max_string_bytes", 4096,
+              "longest string field in a JobService request", 64, 1 << 20)
       .AddBool("placement.queue_unplaceable", false,
                "queue jobs no registered worker can run")
       .AddString("auth.admin_tenants", "",
@@ -84,6 +98,7 @@ quantd::ConfigSchema ServerSchema() {
                  "time running calls get at shutdown", 0, 3600)
       .AddString("log.format", "text", "log format", {"text", "json"})
       .AddString("log.levels", "info", "log levels, e.g. info,scheduler=debug");
+  quantd::auth::AddSecurityKeys(schema);
   return schema;
 }
 
@@ -111,9 +126,27 @@ quantd::scheduler::SchedulerOptions SchedulerOptionsFrom(
   return options;
 }
 
-quantd::api::ServerOptions ServerOptionsFrom(const quantd::Config& config) {
+quantd::api::ServerOptions ServerOptionsFrom(
+    const quantd::Config& config, const quantd::auth::Security& security) {
   quantd::api::ServerOptions options;
   options.listen = config.GetString("listen");
+  if (security.tls() != nullptr) {
+    options.credentials = security.tls()->credentials();
+  }
+  options.max_message_bytes =
+      static_cast<int>(config.GetInt("limits.max_message_bytes"));
+  options.guard.tokens = security.tokens();
+  options.guard.audit = security.audit();
+  options.guard.worker_client_cert_required =
+      security.verifies_worker_certificates();
+  options.guard.limits.max_request_bytes =
+      static_cast<size_t>(config.GetInt("limits.max_request_bytes"));
+  options.guard.limits.max_string_bytes =
+      static_cast<size_t>(config.GetInt("limits.max_string_bytes"));
+  options.storage.max_stored_bytes_per_tenant = static_cast<uint64_t>(
+      config.GetInt("limits.max_stored_bytes_per_tenant"));
+  options.storage.pending =
+      absl::Seconds(config.GetInt("blobs.retention_seconds"));
   options.transfer.max_upload_bytes =
       static_cast<uint64_t>(config.GetInt("limits.max_upload_bytes"));
   options.health_check_interval_seconds =
@@ -143,15 +176,83 @@ absl::Status WritePortFile(const std::string& path, int grpc_port,
   return absl::OkStatus();
 }
 
-// Blocks until SIGTERM or SIGINT (blocked in every thread by main()).
-int WaitForSignal() {
+// The signals quantd handles, blocked in every thread by main() so that
+// only sigwait() sees them.
+sigset_t HandledSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  int signal = 0;
-  sigwait(&signals, &signal);
-  return signal;
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+// Reloads on SIGHUP; returns SIGTERM or SIGINT.
+int ServeUntilStopped(quantd::auth::Security& security, spdlog::logger& log) {
+  const sigset_t signals = HandledSignals();
+  while (true) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) return signal;
+    log.info("SIGHUP: reloading tokens, TLS certificates and the audit log");
+    security.Reload();
+  }
+}
+
+void LogSecurity(const quantd::auth::Security& security,
+                 const std::string& listen, spdlog::logger& log) {
+  log.info("{}", security.Describe());
+  switch (security.mode()) {
+    case quantd::auth::AuthMode::kTokens:
+      break;
+    case quantd::auth::AuthMode::kOffLoopback:
+      log.warn(
+          "AUTHENTICATION IS OFF: no auth.token_file and {} is loopback; any "
+          "local process may act as any tenant (quantd-tenant metadata)",
+          listen);
+      break;
+    case quantd::auth::AuthMode::kOffByConfig:
+      log.warn(
+          "AUTHENTICATION IS OFF on {} (auth.insecure_allow_anonymous): "
+          "every caller that reaches this port may act as any tenant",
+          listen);
+      break;
+  }
+}
+
+// The input confinement: the API's sandbox and the scheduler's roots.
+struct Inputs {
+  quantd::api::InputSandbox sandbox;
+  quantd::scheduler::AllowedRoots allowed;
+};
+
+absl::StatusOr<Inputs> OpenInputs(const quantd::Config& config,
+                                  const std::vector<std::string>& extra_roots) {
+  std::vector<std::string> roots = SplitList(config.GetString("allowed_roots"));
+  roots.insert(roots.end(), extra_roots.begin(), extra_roots.end());
+  Inputs inputs;
+  QUANTD_ASSIGN_OR_RETURN(inputs.sandbox,
+                          quantd::api::InputSandbox::Create(roots));
+  QUANTD_ASSIGN_OR_RETURN(
+      inputs.allowed,
+      quantd::scheduler::AllowedRoots::Create(inputs.sandbox.SchedulerRoots()));
+  return inputs;
+}
+
+// "listening on ..." on stdout, the port file, and the log line.
+absl::Status Announce(const quantd::Config& config, int grpc_port,
+                      int metrics_port, spdlog::logger& log) {
+  const std::string host = HostOf(config.GetString("listen"));
+  std::printf("listening on %s:%d\nmetrics on %s:%d\n", host.c_str(), grpc_port,
+              HostOf(config.GetString("metrics_listen")).c_str(), metrics_port);
+  std::fflush(stdout);
+  if (!config.GetString("port_file").empty()) {
+    QUANTD_RETURN_IF_ERROR(
+        WritePortFile(config.GetString("port_file"), grpc_port, metrics_port));
+  }
+  log.info("quantd serving grpc_port={} metrics_port={} data_dir={}", grpc_port,
+           metrics_port, config.GetString("data_dir"));
+  return absl::OkStatus();
 }
 
 absl::Status Run(const quantd::Config& config,
@@ -175,10 +276,17 @@ absl::Status Run(const quantd::Config& config,
            .postgres_dsn = config.GetString("store.postgres_dsn")}));
   QUANTD_ASSIGN_OR_RETURN(auto blobs, quantd::artifacts::BlobStore::Open(
                                           (data_dir / "blobs").string()));
-  std::vector<std::string> roots = SplitList(config.GetString("allowed_roots"));
-  roots.insert(roots.end(), extra_roots.begin(), extra_roots.end());
-  QUANTD_ASSIGN_OR_RETURN(auto allowed,
-                          quantd::scheduler::AllowedRoots::Create(roots));
+  QUANTD_ASSIGN_OR_RETURN(
+      auto security,
+      quantd::auth::Security::Open(config, config.GetString("listen"),
+                                   data_dir.string(), logs.Get("auth")));
+  QUANTD_ASSIGN_OR_RETURN(Inputs inputs, OpenInputs(config, extra_roots));
+  quantd::scheduler::SchedulerOptions scheduler_options =
+      SchedulerOptionsFrom(config);
+  if (security->tokens() != nullptr) {
+    // Admin tokens read and cancel as this pseudo-tenant.
+    scheduler_options.admin_tenants.push_back(quantd::api::kAdminViewTenant);
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   quantd::metrics::ServerMetrics metrics(*registry);
@@ -186,32 +294,27 @@ absl::Status Run(const quantd::Config& config,
                           quantd::metrics::MetricsEndpoint::Start(
                               config.GetString("metrics_listen"), registry));
   quantd::scheduler::SystemClock clock;
-  quantd::scheduler::Scheduler scheduler(store.get(), &clock,
-                                         SchedulerOptionsFrom(config), allowed,
-                                         &metrics, logs.Get("scheduler"));
+  quantd::scheduler::Scheduler scheduler(store.get(), &clock, scheduler_options,
+                                         inputs.allowed, &metrics,
+                                         logs.Get("scheduler"));
   quantd::artifacts::BlobStore* blob_store = blobs.get();
   scheduler.SetBlobPathLookup(
       [blob_store](const std::string& hex) -> std::optional<std::string> {
         if (!blob_store->Contains(hex)) return std::nullopt;
         return blob_store->PathOf(hex);
       });
+  quantd::api::ServerOptions server_options =
+      ServerOptionsFrom(config, *security);
+  server_options.sandbox = inputs.sandbox;
   QUANTD_ASSIGN_OR_RETURN(
       auto server,
-      quantd::api::QuantdServer::Start(ServerOptionsFrom(config), &scheduler,
-                                       blob_store, &metrics, logs.Get("api")));
+      quantd::api::QuantdServer::Start(server_options, &scheduler, blob_store,
+                                       &metrics, logs.Get("api")));
   scheduler.Start();
-  const std::string host = HostOf(config.GetString("listen"));
-  std::printf(
-      "listening on %s:%d\nmetrics on %s:%d\n", host.c_str(), server->port(),
-      HostOf(config.GetString("metrics_listen")).c_str(), endpoint->port());
-  std::fflush(stdout);
-  if (!config.GetString("port_file").empty()) {
-    QUANTD_RETURN_IF_ERROR(WritePortFile(config.GetString("port_file"),
-                                         server->port(), endpoint->port()));
-  }
-  log->info("quantd serving grpc_port={} metrics_port={} data_dir={}",
-            server->port(), endpoint->port(), data_dir.string());
-  const int signal = WaitForSignal();
+  QUANTD_RETURN_IF_ERROR(
+      Announce(config, server->port(), endpoint->port(), *log));
+  LogSecurity(*security, config.GetString("listen"), *log);
+  const int signal = ServeUntilStopped(*security, *log);
   log->info("signal {}: shutting down", signal);
   server->Shutdown(absl::Seconds(config.GetDouble("shutdown.grace_seconds")));
   scheduler.Stop();
@@ -246,10 +349,7 @@ int main(int argc, char** argv) {
   }
   // Every thread started from here on inherits the mask, so the signals
   // reach only sigwait() in Run().
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   absl::Status status = Run(*config, extra_roots, **logs);
   if (!status.ok()) {

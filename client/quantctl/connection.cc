@@ -75,10 +75,19 @@ absl::Status Connection::WaitConnected() {
   if (channel_->WaitForConnected(Deadline(options_.connect_timeout))) {
     return absl::OkStatus();
   }
+  // A TLS mismatch looks like an unreachable server from here: say which
+  // side to check.
+  const char* tls_hint =
+      options_.tls
+          ? "; with TLS, check that --tls.ca signed quantd's certificate "
+            "and that it names the host in --addr (and --tls.cert/--tls.key "
+            "if quantd requires client certificates)"
+          : "; if quantd serves TLS, pass --tls.ca FILE (or --tls.enabled "
+            "true for the system roots)";
   return absl::UnavailableError(absl::StrCat(
       "cannot reach quantd at ", options_.address, " (no connection within ",
       absl::FormatDuration(options_.connect_timeout),
-      "); check --addr or QUANTD_ADDR"));
+      "); check --addr or QUANTD_ADDR", tls_hint));
 }
 
 std::unique_ptr<grpc::ClientContext> Connection::NewContext(

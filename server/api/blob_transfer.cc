@@ -5,9 +5,16 @@
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/status.h"
+#include "server/api/request_limits.h"
 #include "server/api/status_mapping.h"
 
 namespace quantd::api {
+namespace {
+
+constexpr char kUploadBlob[] = "JobService.UploadBlob";
+constexpr char kUploadArtifact[] = "WorkerGateway.UploadArtifact";
+
+}  // namespace
 
 absl::Status UploadSession::Begin(const std::string& ref, uint64_t size_bytes,
                                   const std::string& field) {
@@ -19,7 +26,10 @@ absl::Status UploadSession::Begin(const std::string& ref, uint64_t size_bytes,
   }
   size_bytes_ = size_bytes;
   started_ = true;
-  if (blobs_->Contains(hex_)) return absl::OkStatus();
+  if (blobs_->Contains(hex_)) {
+    verify_ = std::make_unique<Sha256>();
+    return absl::OkStatus();
+  }
   QUANTD_ASSIGN_OR_RETURN(writer_, blobs_->NewWriter(hex_, size_bytes));
   return absl::OkStatus();
 }
@@ -31,7 +41,10 @@ absl::Status UploadSession::Append(const std::string& data) {
         absl::StrCat("more data than the declared ", size_bytes_, " bytes"));
   }
   received_ += data.size();
-  if (writer_ == nullptr) return absl::OkStatus();
+  if (writer_ == nullptr) {
+    verify_->Update(data);
+    return absl::OkStatus();
+  }
   return writer_->Append(data);
 }
 
@@ -41,6 +54,13 @@ absl::StatusOr<bool> UploadSession::Commit() {
       return InvalidFieldError("size_bytes",
                                absl::StrCat("declared ", size_bytes_,
                                             " bytes, received ", received_));
+    }
+    // Worded like BlobWriter's mismatch: the caller cannot tell whether
+    // the blob was stored.
+    const std::string actual = verify_->FinishHex();
+    if (actual != hex_) {
+      return absl::DataLossError(absl::StrCat("blob: declared sha256:", hex_,
+                                              ", received sha256:", actual));
     }
     return true;
   }
@@ -131,13 +151,33 @@ UploadBlobReactor::UploadBlobReactor(grpc::CallbackServerContext* context,
                                      scheduler::Scheduler* scheduler,
                                      artifacts::BlobStore* blobs,
                                      TransferOptions options,
-                                     quantd::v1::UploadBlobResponse* response)
+                                     quantd::v1::UploadBlobResponse* response,
+                                     UploadGuard guard)
     : context_(context),
       log_(log),
       scheduler_(scheduler),
       session_(blobs, options.max_upload_bytes),
-      response_(response) {
+      response_(response),
+      guard_(guard) {
+  auto who = guard_.guard->Admit(context, kUploadBlob);
+  if (!who.ok()) {
+    Finish(Reply(context_, who.status(), *log_, "UploadBlob"));
+    return;
+  }
+  who_ = std::move(*who);
   StartRead(&chunk_);
+}
+
+absl::Status UploadBlobReactor::Begin(
+    const quantd::v1::UploadBlobHeader& header) {
+  QUANTD_RETURN_IF_ERROR(CheckMessageLimits(header, guard_.guard->limits()));
+  blob_ = header.blob();
+  QUANTD_ASSIGN_OR_RETURN(std::string hex,
+                          ParseBlobRef(header.blob(), "header.blob"));
+  QUANTD_RETURN_IF_ERROR(guard_.storage->CheckQuota(who_->principal.tenant, hex,
+                                                    header.size_bytes()));
+  kind_ = header.kind();
+  return session_.Begin(header.blob(), header.size_bytes(), "header");
 }
 
 absl::Status UploadBlobReactor::Handle() {
@@ -145,9 +185,7 @@ absl::Status UploadBlobReactor::Handle() {
     if (session_.started()) {
       return InvalidFieldError("header", "sent twice");
     }
-    kind_ = chunk_.header().kind();
-    return session_.Begin(chunk_.header().blob(), chunk_.header().size_bytes(),
-                          "header");
+    return Begin(chunk_.header());
   }
   if (!session_.started()) {
     return InvalidFieldError("header", "the first message must be the header");
@@ -160,10 +198,18 @@ absl::Status UploadBlobReactor::Complete() {
   QUANTD_ASSIGN_OR_RETURN(bool already_present, session_.Commit());
   QUANTD_RETURN_IF_ERROR(
       scheduler_->RecordBlob(session_.hex(), session_.size_bytes(), kind_));
+  guard_.storage->RecordUpload(who_->principal.tenant, session_.hex(),
+                               session_.size_bytes());
   response_->set_blob(BlobRef(session_.hex()));
   response_->set_size_bytes(session_.size_bytes());
   response_->set_already_present(already_present);
   return absl::OkStatus();
+}
+
+void UploadBlobReactor::End(const absl::Status& status) {
+  const absl::Status out = guard_.guard->Conclude(
+      kUploadBlob, *who_, "", status, Subject::kPlain, blob_);
+  Finish(Reply(context_, out, *log_, "UploadBlob"));
 }
 
 void UploadBlobReactor::OnReadDone(bool ok) {
@@ -173,18 +219,26 @@ void UploadBlobReactor::OnReadDone(bool ok) {
     return;
   }
   // An error drops the session, and with it the partial file.
-  Finish(Reply(context_, status, *log_, "UploadBlob"));
+  End(status);
 }
 
 UploadArtifactReactor::UploadArtifactReactor(
     grpc::CallbackServerContext* context, spdlog::logger* log,
     scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
-    TransferOptions options, quantd::v1::UploadArtifactResponse* response)
+    TransferOptions options, quantd::v1::UploadArtifactResponse* response,
+    const CallGuard* guard)
     : context_(context),
       log_(log),
       scheduler_(scheduler),
       session_(blobs, options.max_upload_bytes),
-      response_(response) {
+      response_(response),
+      guard_(guard) {
+  auto who = guard_->Admit(context, kUploadArtifact);
+  if (!who.ok()) {
+    Finish(Reply(context_, who.status(), *log_, "UploadArtifact"));
+    return;
+  }
+  who_ = std::move(*who);
   StartRead(&chunk_);
 }
 
@@ -224,7 +278,10 @@ void UploadArtifactReactor::OnReadDone(bool ok) {
     StartRead(&chunk_);
     return;
   }
-  Finish(Reply(context_, status, *log_, "UploadArtifact"));
+  const absl::Status out =
+      guard_->Conclude(kUploadArtifact, *who_, header_.job_id(), status,
+                       Subject::kPlain, header_.artifact().name());
+  Finish(Reply(context_, out, *log_, "UploadArtifact"));
 }
 
 }  // namespace quantd::api

@@ -2,20 +2,26 @@
 // chunk carries the blob's size and sha256 so a resumed download can be
 // verified end to end), and uploads that become visible only once their
 // bytes match the declared size and hash (JobService.UploadBlob and
-// WorkerGateway.UploadArtifact).
+// WorkerGateway.UploadArtifact). An upload of a blob already stored still
+// sends and hashes every byte (nothing is written): knowing a hash and a
+// size is not enough to claim a blob.
 //
 // Ownership: gRPC owns each reactor; it deletes itself in OnDone().
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/sha256.h"
 #include "grpcpp/support/server_callback.h"
 #include "quantd/v1/jobs.pb.h"
 #include "quantd/v1/worker.pb.h"
+#include "server/api/call_guard.h"
+#include "server/api/tenant_storage.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
 #include "spdlog/logger.h"
@@ -54,9 +60,16 @@ class UploadSession {
   std::string hex_;
   uint64_t size_bytes_ = 0;
   uint64_t received_ = 0;
-  // Null when the blob is already present: the bytes are counted and
-  // dropped.
+  // Null when the blob is already present: the bytes are hashed by
+  // `verify_` and dropped.
   std::unique_ptr<artifacts::BlobWriter> writer_;
+  std::unique_ptr<Sha256> verify_;
+};
+
+// What an upload reactor borrows to admit, limit and audit its call.
+struct UploadGuard {
+  const CallGuard* guard = nullptr;
+  TenantStorage* storage = nullptr;
 };
 
 class DownloadReactor
@@ -91,33 +104,42 @@ absl::StatusOr<DownloadReactor*> StartDownload(
 class UploadBlobReactor
     : public grpc::ServerReadReactor<quantd::v1::UploadBlobChunk> {
  public:
+  // Admits the call first; a refused call ends before reading anything.
   UploadBlobReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
                     scheduler::Scheduler* scheduler,
                     artifacts::BlobStore* blobs, TransferOptions options,
-                    quantd::v1::UploadBlobResponse* response);
+                    quantd::v1::UploadBlobResponse* response,
+                    UploadGuard guard);
   void OnReadDone(bool ok) override;
   void OnDone() override { delete this; }
 
  private:
   absl::Status Handle();
+  absl::Status Begin(const quantd::v1::UploadBlobHeader& header);
   absl::Status Complete();
+  void End(const absl::Status& status);
 
   grpc::CallbackServerContext* const context_;
   spdlog::logger* const log_;
   scheduler::Scheduler* const scheduler_;
   UploadSession session_;
   quantd::v1::UploadBlobResponse* const response_;
+  const UploadGuard guard_;
+  std::optional<CallIdentity> who_;
   quantd::v1::UploadBlobChunk chunk_;
   std::string kind_;
+  std::string blob_;
 };
 
 class UploadArtifactReactor
     : public grpc::ServerReadReactor<quantd::v1::UploadArtifactChunk> {
  public:
+  // Admits the call first; a refused call ends before reading anything.
   UploadArtifactReactor(grpc::CallbackServerContext* context,
                         spdlog::logger* log, scheduler::Scheduler* scheduler,
                         artifacts::BlobStore* blobs, TransferOptions options,
-                        quantd::v1::UploadArtifactResponse* response);
+                        quantd::v1::UploadArtifactResponse* response,
+                        const CallGuard* guard);
   void OnReadDone(bool ok) override;
   void OnDone() override { delete this; }
 
@@ -130,6 +152,8 @@ class UploadArtifactReactor
   scheduler::Scheduler* const scheduler_;
   UploadSession session_;
   quantd::v1::UploadArtifactResponse* const response_;
+  const CallGuard* const guard_;
+  std::optional<CallIdentity> who_;
   quantd::v1::UploadArtifactChunk chunk_;
   quantd::v1::UploadArtifactHeader header_;
 };

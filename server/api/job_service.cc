@@ -1,6 +1,8 @@
 #include "server/api/job_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "common/status.h"
 #include "server/api/status_mapping.h"
 
 namespace quantd::api {
@@ -14,15 +16,25 @@ class ErrorWriter : public grpc::ServerWriteReactor<T> {
   void OnDone() override { delete this; }
 };
 
+constexpr char kSubmitJob[] = "JobService.SubmitJob";
+constexpr char kGetJob[] = "JobService.GetJob";
+constexpr char kListJobs[] = "JobService.ListJobs";
+constexpr char kCancelJob[] = "JobService.CancelJob";
+constexpr char kWatchJob[] = "JobService.WatchJob";
+constexpr char kListArtifacts[] = "JobService.ListArtifacts";
+constexpr char kDownloadArtifact[] = "JobService.DownloadArtifact";
+constexpr char kListWorkers[] = "JobService.ListWorkers";
+
 }  // namespace
 
 JobServiceImpl::JobServiceImpl(scheduler::Scheduler* scheduler,
-                               artifacts::BlobStore* blobs, EventHub* hub,
-                               TransferOptions transfer, WatchOptions watch,
+                               artifacts::BlobStore* blobs,
+                               JobServiceParts parts, TransferOptions transfer,
+                               WatchOptions watch,
                                std::shared_ptr<spdlog::logger> log)
     : scheduler_(scheduler),
       blobs_(blobs),
-      hub_(hub),
+      parts_(parts),
       transfer_(transfer),
       watch_(watch),
       log_(std::move(log)) {}
@@ -35,45 +47,86 @@ grpc::ServerUnaryReactor* JobServiceImpl::Done(
   return reactor;
 }
 
+absl::Status JobServiceImpl::CheckSubmit(
+    const CallIdentity& who, const quantd::v1::SubmitJobRequest& request) {
+  const std::string& tenant = who.principal.tenant;
+  if (!request.validate_only() && !request.request_id().empty()) {
+    auto replay =
+        scheduler_->store()->FindJobByRequestId(tenant, request.request_id());
+    if (replay.ok() && replay->has_value()) return absl::OkStatus();
+  }
+  const quantd::v1::JobSpec& spec = request.spec();
+  QUANTD_RETURN_IF_ERROR(parts_.sandbox->Check(spec, tenant));
+  if (parts_.guard->enabled()) {
+    for (const auto& [field, ref] : BlobRefsOf(spec)) {
+      QUANTD_ASSIGN_OR_RETURN(std::string hex, ParseBlobRef(ref, field));
+      QUANTD_RETURN_IF_ERROR(parts_.storage->CheckUse(tenant, hex, field));
+    }
+  }
+  return parts_.storage->CheckQuota(tenant, "", 0);
+}
+
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::SubmitJobRequest* request, quantd::v1::Job* response) {
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return Done(context, caller.status(), "SubmitJob");
-  auto job = scheduler_->Submit(*caller, *request);
+  auto who = parts_.guard->Admit(context, kSubmitJob, request);
+  if (!who.ok()) return Done(context, who.status(), "SubmitJob");
+  absl::Status checked = CheckSubmit(*who, *request);
+  auto job = checked.ok() ? scheduler_->Submit(
+                                parts_.guard->Owner(who->principal), *request)
+                          : absl::StatusOr<quantd::v1::Job>(checked);
   if (job.ok()) *response = std::move(*job);
-  return Done(context, job.status(), "SubmitJob");
+  const std::string job_id = job.ok() ? response->id() : "";
+  return Done(context,
+              parts_.guard->Conclude(
+                  kSubmitJob, *who, job_id, job.status(), Subject::kPlain,
+                  request->validate_only() ? "validate_only" : ""),
+              "SubmitJob");
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::GetJobRequest* request, quantd::v1::Job* response) {
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return Done(context, caller.status(), "GetJob");
-  auto job = scheduler_->Get(*caller, request->id());
+  auto who = parts_.guard->Admit(context, kGetJob, request);
+  if (!who.ok()) return Done(context, who.status(), "GetJob");
+  auto job =
+      scheduler_->Get(parts_.guard->Viewer(who->principal), request->id());
   if (job.ok()) *response = std::move(*job);
-  return Done(context, job.status(), "GetJob");
+  return Done(context,
+              parts_.guard->Conclude(kGetJob, *who, request->id(), job.status(),
+                                     Subject::kJob),
+              "GetJob");
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     grpc::CallbackServerContext* context,
     const quantd::v1::ListJobsRequest* request,
     quantd::v1::ListJobsResponse* response) {
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return Done(context, caller.status(), "ListJobs");
-  auto page = scheduler_->List(*caller, *request);
+  auto who = parts_.guard->Admit(context, kListJobs, request);
+  if (!who.ok()) return Done(context, who.status(), "ListJobs");
+  quantd::v1::ListJobsRequest query = *request;
+  // An admin reads as every tenant; "" still means its own.
+  if (parts_.guard->IsAdmin(who->principal) && query.tenant().empty()) {
+    query.set_tenant(who->principal.tenant);
+  }
+  auto page = scheduler_->List(parts_.guard->Viewer(who->principal), query);
   if (page.ok()) *response = std::move(*page);
-  return Done(context, page.status(), "ListJobs");
+  return Done(context,
+              parts_.guard->Conclude(kListJobs, *who, "", page.status()),
+              "ListJobs");
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::CancelJobRequest* request, quantd::v1::Job* response) {
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return Done(context, caller.status(), "CancelJob");
-  auto job = scheduler_->Cancel(*caller, *request);
+  auto who = parts_.guard->Admit(context, kCancelJob, request);
+  if (!who.ok()) return Done(context, who.status(), "CancelJob");
+  auto job = scheduler_->Cancel(parts_.guard->Viewer(who->principal), *request);
   if (job.ok()) *response = std::move(*job);
-  return Done(context, job.status(), "CancelJob");
+  return Done(context,
+              parts_.guard->Conclude(kCancelJob, *who, request->id(),
+                                     job.status(), Subject::kJob),
+              "CancelJob");
 }
 
 grpc::ServerWriteReactor<quantd::v1::JobEvent>* JobServiceImpl::WatchJob(
@@ -83,10 +136,14 @@ grpc::ServerWriteReactor<quantd::v1::JobEvent>* JobServiceImpl::WatchJob(
     return new ErrorWriter<quantd::v1::JobEvent>(
         Reply(context, status, *log_, "WatchJob"));
   };
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return refuse(caller.status());
-  auto job = scheduler_->Get(*caller, request->id());
-  if (!job.ok()) return refuse(job.status());
+  auto who = parts_.guard->Admit(context, kWatchJob, request);
+  if (!who.ok()) return refuse(who.status());
+  auto job =
+      scheduler_->Get(parts_.guard->Viewer(who->principal), request->id());
+  if (!job.ok()) {
+    return refuse(parts_.guard->Conclude(kWatchJob, *who, request->id(),
+                                         job.status(), Subject::kJob));
+  }
   if (request->after_sequence() > job->last_sequence()) {
     return refuse(absl::OutOfRangeError(absl::StrCat(
         "after_sequence: ", request->after_sequence(),
@@ -97,7 +154,7 @@ grpc::ServerWriteReactor<quantd::v1::JobEvent>* JobServiceImpl::WatchJob(
     // The terminal event was already delivered: nothing more will come.
     return new ErrorWriter<quantd::v1::JobEvent>(grpc::Status::OK);
   }
-  return new WatchReactor(scheduler_, hub_, watch_, request->id(),
+  return new WatchReactor(scheduler_, parts_.hub, watch_, request->id(),
                           request->after_sequence());
 }
 
@@ -105,49 +162,96 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListArtifacts(
     grpc::CallbackServerContext* context,
     const quantd::v1::ListArtifactsRequest* request,
     quantd::v1::ListArtifactsResponse* response) {
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return Done(context, caller.status(), "ListArtifacts");
-  auto artifacts = scheduler_->ListArtifacts(*caller, request->job_id());
+  auto who = parts_.guard->Admit(context, kListArtifacts, request);
+  if (!who.ok()) return Done(context, who.status(), "ListArtifacts");
+  auto artifacts = scheduler_->ListArtifacts(
+      parts_.guard->Viewer(who->principal), request->job_id());
   if (artifacts.ok()) {
     for (auto& artifact : *artifacts) {
       *response->add_artifacts() = std::move(artifact);
     }
   }
-  return Done(context, artifacts.status(), "ListArtifacts");
+  return Done(context,
+              parts_.guard->Conclude(kListArtifacts, *who, request->job_id(),
+                                     artifacts.status(), Subject::kJob),
+              "ListArtifacts");
+}
+
+absl::Status JobServiceImpl::CheckDownload(
+    const grpc::CallbackServerContext* context, const CallIdentity& who,
+    const quantd::v1::DownloadArtifactRequest& request) {
+  const auth::RoleSet roles = who.principal.roles;
+  const bool admin = roles.Has(auth::Role::kAdmin);
+  if (!request.blob().empty()) {
+    // Raw blobs are job inputs, for workers; tenants fetch by job.
+    if (!admin && !roles.Has(auth::Role::kWorker)) {
+      return parts_.guard->Conclude(
+          kDownloadArtifact, who, "",
+          absl::PermissionDeniedError("downloading by blob reference needs a "
+                                      "worker or admin token"));
+    }
+    if (admin) return absl::OkStatus();
+    return parts_.guard->CheckWorkerCertificate(context, kDownloadArtifact,
+                                                who);
+  }
+  if (!admin && !roles.Has(auth::Role::kRead)) {
+    return parts_.guard->Conclude(
+        kDownloadArtifact, who, request.job_id(),
+        absl::PermissionDeniedError("downloading artifacts needs a read "
+                                    "token"));
+  }
+  auto job =
+      scheduler_->Get(parts_.guard->Viewer(who.principal), request.job_id());
+  return parts_.guard->Conclude(kDownloadArtifact, who, request.job_id(),
+                                job.status(), Subject::kJob);
 }
 
 grpc::ServerWriteReactor<quantd::v1::DownloadArtifactChunk>*
 JobServiceImpl::DownloadArtifact(
     grpc::CallbackServerContext* context,
     const quantd::v1::DownloadArtifactRequest* request) {
-  auto caller = CallerOf(context);
-  absl::StatusOr<DownloadReactor*> reactor =
-      caller.ok()
-          ? StartDownload(scheduler_, blobs_, *caller, *request, transfer_)
-          : absl::StatusOr<DownloadReactor*>(caller.status());
+  auto refuse = [&](const absl::Status& status) {
+    return new ErrorWriter<quantd::v1::DownloadArtifactChunk>(
+        Reply(context, status, *log_, "DownloadArtifact"));
+  };
+  auto who = parts_.guard->Admit(context, kDownloadArtifact, request);
+  if (!who.ok()) return refuse(who.status());
+  absl::Status allowed = CheckDownload(context, *who, *request);
+  if (!allowed.ok()) return refuse(allowed);
+  auto reactor =
+      StartDownload(scheduler_, blobs_, parts_.guard->Viewer(who->principal),
+                    *request, transfer_);
   if (reactor.ok()) return *reactor;
-  return new ErrorWriter<quantd::v1::DownloadArtifactChunk>(
-      Reply(context, reactor.status(), *log_, "DownloadArtifact"));
+  return refuse(reactor.status());
 }
 
 grpc::ServerReadReactor<quantd::v1::UploadBlobChunk>*
 JobServiceImpl::UploadBlob(grpc::CallbackServerContext* context,
                            quantd::v1::UploadBlobResponse* response) {
   return new UploadBlobReactor(context, log_.get(), scheduler_, blobs_,
-                               transfer_, response);
+                               transfer_, response,
+                               UploadGuard{parts_.guard, parts_.storage});
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(
     grpc::CallbackServerContext* context,
     const quantd::v1::ListWorkersRequest* request,
     quantd::v1::ListWorkersResponse* response) {
-  auto caller = CallerOf(context);
-  if (!caller.ok()) return Done(context, caller.status(), "ListWorkers");
+  auto who = parts_.guard->Admit(context, kListWorkers, request);
+  if (!who.ok()) return Done(context, who.status(), "ListWorkers");
   auto workers = scheduler_->ListWorkers(request->include_lost());
+  // Which jobs a worker holds is other tenants' business.
+  const bool redact =
+      parts_.guard->enabled() && !parts_.guard->IsAdmin(who->principal);
   if (workers.ok()) {
-    for (auto& worker : *workers) *response->add_workers() = std::move(worker);
+    for (auto& worker : *workers) {
+      if (redact) worker.clear_job_ids();
+      *response->add_workers() = std::move(worker);
+    }
   }
-  return Done(context, workers.status(), "ListWorkers");
+  return Done(context,
+              parts_.guard->Conclude(kListWorkers, *who, "", workers.status()),
+              "ListWorkers");
 }
 
 }  // namespace quantd::api

@@ -1,17 +1,22 @@
-// quantd.v1.JobService on gRPC's callback API. Each handler validates the
-// request's shape, calls the Scheduler (or the blob store) and maps the
-// result with Reply(); streams are reactors that hold no thread while they
-// wait.
+// quantd.v1.JobService on gRPC's callback API. Each handler admits the call
+// (CallGuard: token, role, request limits), validates the request's shape,
+// calls the Scheduler (or the blob store) as the caller's tenant and maps
+// the result with Reply(); streams are reactors that hold no thread while
+// they wait.
 //
-// Ownership: borrows the scheduler, blob store and hub, which must outlive
-// the server. Thread-safety: safe from any thread.
+// Ownership: borrows the scheduler, blob store, hub, guard, tenant storage
+// and sandbox, which must outlive the server. Thread-safety: safe from any
+// thread.
 #pragma once
 
 #include <memory>
 
 #include "quantd/v1/jobs.grpc.pb.h"
 #include "server/api/blob_transfer.h"
+#include "server/api/call_guard.h"
 #include "server/api/event_hub.h"
+#include "server/api/input_sandbox.h"
+#include "server/api/tenant_storage.h"
 #include "server/api/watch_reactor.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
@@ -19,11 +24,19 @@
 
 namespace quantd::api {
 
+// What JobServiceImpl borrows besides the scheduler and blob store.
+struct JobServiceParts {
+  EventHub* hub = nullptr;
+  const CallGuard* guard = nullptr;
+  TenantStorage* storage = nullptr;
+  const InputSandbox* sandbox = nullptr;
+};
+
 class JobServiceImpl final : public quantd::v1::JobService::CallbackService {
  public:
   JobServiceImpl(scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
-                 EventHub* hub, TransferOptions transfer, WatchOptions watch,
-                 std::shared_ptr<spdlog::logger> log);
+                 JobServiceParts parts, TransferOptions transfer,
+                 WatchOptions watch, std::shared_ptr<spdlog::logger> log);
 
   grpc::ServerUnaryReactor* SubmitJob(
       grpc::CallbackServerContext* context,
@@ -62,10 +75,18 @@ class JobServiceImpl final : public quantd::v1::JobService::CallbackService {
   // Finishes a unary call with `status`.
   grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                  const absl::Status& status, const char* rpc);
+  // Sandbox, blob ownership and stored-bytes quota, unless the request
+  // replays an accepted one.
+  absl::Status CheckSubmit(const CallIdentity& who,
+                           const quantd::v1::SubmitJobRequest& request);
+  // The caller's right to this download (by job or by blob); audited.
+  absl::Status CheckDownload(
+      const grpc::CallbackServerContext* context, const CallIdentity& who,
+      const quantd::v1::DownloadArtifactRequest& request);
 
   scheduler::Scheduler* const scheduler_;
   artifacts::BlobStore* const blobs_;
-  EventHub* const hub_;
+  const JobServiceParts parts_;
   const TransferOptions transfer_;
   const WatchOptions watch_;
   std::shared_ptr<spdlog::logger> log_;

@@ -7,7 +7,10 @@
 namespace quantd::api {
 
 void LeaseWaiter::Deliver(std::optional<quantd::v1::Lease> lease) {
-  if (lease.has_value()) *response_->mutable_lease() = std::move(*lease);
+  if (lease.has_value()) {
+    if (on_lease_) on_lease_(lease->job().id());
+    *response_->mutable_lease() = std::move(*lease);
+  }
   Finish(grpc::Status::OK);
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,9 +33,14 @@ class LeaseDispatcher;
 // OnDone().
 class LeaseWaiter : public grpc::ServerUnaryReactor {
  public:
+  // `on_lease`, when set, is told the id of a job leased through this call
+  // (for the audit log) just before the call finishes.
   LeaseWaiter(LeaseDispatcher* dispatcher,
-              quantd::v1::LeaseJobResponse* response)
-      : dispatcher_(dispatcher), response_(response) {}
+              quantd::v1::LeaseJobResponse* response,
+              std::function<void(const std::string&)> on_lease = {})
+      : dispatcher_(dispatcher),
+        response_(response),
+        on_lease_(std::move(on_lease)) {}
   void Deliver(std::optional<quantd::v1::Lease> lease);
   void OnCancel() override;
   void OnDone() override { delete this; }
@@ -43,6 +49,7 @@ class LeaseWaiter : public grpc::ServerUnaryReactor {
  private:
   LeaseDispatcher* const dispatcher_;
   quantd::v1::LeaseJobResponse* const response_;
+  const std::function<void(const std::string&)> on_lease_;
   uint64_t id_ = 0;
 };
 

@@ -13,8 +13,8 @@
 namespace quantd::api {
 namespace {
 
-// Chunks of uploads may be larger than gRPC's 4 MiB default.
-constexpr int kMaxMessageBytes = 16 << 20;
+// Request metadata (tokens included) beyond this is refused by gRPC.
+constexpr int kMaxMetadataBytes = 16 << 10;
 
 }  // namespace
 
@@ -28,9 +28,14 @@ QuantdServer::QuantdServer(const ServerOptions& options,
       blobs_(blobs),
       metrics_(metrics),
       log_(log),
+      guard_(options.guard),
+      storage_(scheduler->store(), blobs, options.storage),
       dispatcher_(scheduler, log),
-      jobs_(scheduler, blobs, &hub_, options.transfer, options.watch, log),
-      workers_(scheduler, blobs, &dispatcher_, options.transfer, log) {}
+      jobs_(scheduler, blobs,
+            JobServiceParts{&hub_, &guard_, &storage_, &options_.sandbox},
+            options.transfer, options.watch, log),
+      workers_(scheduler, blobs, &dispatcher_, &guard_, options.transfer, log) {
+}
 
 absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(
     const ServerOptions& options, scheduler::Scheduler* scheduler,
@@ -41,9 +46,14 @@ absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(options.listen,
+                           options.credentials != nullptr
+                               ? options.credentials
+                               : grpc::InsecureServerCredentials(),
                            &server->port_);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
   builder.RegisterService(&server->jobs_);
   builder.RegisterService(&server->workers_);
   server->server_ = builder.BuildAndStart();

@@ -3,7 +3,9 @@
 // store fails its periodic check), server reflection, and a maintenance
 // loop (health, blob garbage collection, blob store size gauge). It is the
 // Scheduler's listener: committed events go to watchers, queue changes to
-// long-polling workers.
+// long-polling workers. Transport security (TLS credentials), per-call
+// authentication and audit (CallGuard), input confinement (InputSandbox)
+// and per-tenant storage (TenantStorage) are configured here too.
 //
 // Ownership: borrows the scheduler, blob store and metrics, which must
 // outlive it; call Shutdown() before destroying it and stop the scheduler in
@@ -17,11 +19,15 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "server/api/blob_transfer.h"
+#include "server/api/call_guard.h"
 #include "server/api/event_hub.h"
+#include "server/api/input_sandbox.h"
 #include "server/api/job_service.h"
 #include "server/api/lease_dispatcher.h"
+#include "server/api/tenant_storage.h"
 #include "server/api/watch_reactor.h"
 #include "server/api/worker_gateway.h"
 #include "server/artifacts/blob_store.h"
@@ -34,6 +40,17 @@ namespace quantd::api {
 struct ServerOptions {
   // "host:port"; port 0 picks a free one (see QuantdServer::port()).
   std::string listen = "127.0.0.1:7070";
+  // Null: plaintext. From auth::ServerTls otherwise.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Largest message received or sent on any call or stream, bytes.
+  // Default 16 MiB (upload chunks are 1 MiB).
+  int max_message_bytes = 16 << 20;
+  // Authentication, authorization, audit and request limits.
+  GuardOptions guard;
+  // Per-tenant stored-bytes quota and upload memory.
+  StorageOptions storage;
+  // file:// confinement on top of the scheduler's allowed roots.
+  InputSandbox sandbox;
   TransferOptions transfer;
   WatchOptions watch;
   // How often the store is pinged for grpc.health.v1. Default 5 s.
@@ -81,6 +98,8 @@ class QuantdServer : public scheduler::SchedulerListener {
   metrics::ServerMetrics* const metrics_;
   std::shared_ptr<spdlog::logger> log_;
   EventHub hub_;
+  CallGuard guard_;
+  TenantStorage storage_;
   LeaseDispatcher dispatcher_;
   JobServiceImpl jobs_;
   WorkerGatewayImpl workers_;

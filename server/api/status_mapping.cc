@@ -4,6 +4,7 @@
 
 #include "common/status.h"
 #include "quantd/v1/types.pb.h"
+#include "server/auth/roles.h"
 
 namespace quantd::api {
 
@@ -41,14 +42,11 @@ absl::StatusOr<scheduler::Caller> CallerOf(
   auto it = metadata.find(kTenantKey);
   if (it == metadata.end()) return caller;
   const std::string tenant(it->second.data(), it->second.size());
-  bool valid = !tenant.empty() && tenant.size() <= 63;
-  for (char c : tenant) {
-    valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-');
-  }
-  if (!valid) {
-    return InvalidFieldError(kTenantKey,
-                             "must be 1..63 characters of [a-z0-9._-]");
+  if (!auth::IsValidTenant(tenant)) {
+    return InvalidFieldError(
+        kTenantKey,
+        "must be 1..63 characters of [a-z0-9._-], starting with a letter or "
+        "digit");
   }
   caller.tenant = tenant;
   return caller;

@@ -20,7 +20,8 @@ namespace quantd::api {
 
 // Trailing metadata key of the ErrorInfo.
 inline constexpr char kErrorInfoKey[] = "quantd-error-bin";
-// Request metadata key naming the caller's tenant; absent = "default".
+// Request metadata key naming the caller's tenant when authentication is
+// off; absent = "default". Ignored when it is on (the token names it).
 inline constexpr char kTenantKey[] = "quantd-tenant";
 
 // Code and message, nothing else.
@@ -32,7 +33,7 @@ grpc::Status Reply(grpc::CallbackServerContext* context,
                    const absl::Status& status, spdlog::logger& log,
                    const char* rpc);
 
-// The tenant from the request metadata: 1..63 characters of [a-z0-9._-].
+// The tenant from the request metadata (auth::IsValidTenant).
 absl::StatusOr<scheduler::Caller> CallerOf(
     const grpc::CallbackServerContext* context);
 

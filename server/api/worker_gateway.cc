@@ -8,28 +8,43 @@ namespace {
 
 constexpr double kMaxLeaseWaitSeconds = 60;
 
+constexpr char kRegisterWorker[] = "WorkerGateway.RegisterWorker";
+constexpr char kLeaseJob[] = "WorkerGateway.LeaseJob";
+constexpr char kHeartbeat[] = "WorkerGateway.Heartbeat";
+constexpr char kReportEvents[] = "WorkerGateway.ReportEvents";
+constexpr char kCompleteJob[] = "WorkerGateway.CompleteJob";
+
 // Applies each ReportEventsRequest of the stream in order; the first error
-// ends the call and later messages are not applied.
+// ends the call and later messages are not applied. One audit line per
+// stream, naming the last job reported on.
 class ReportEventsReactor
     : public grpc::ServerReadReactor<quantd::v1::ReportEventsRequest> {
  public:
   ReportEventsReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
-                      scheduler::Scheduler* scheduler,
+                      scheduler::Scheduler* scheduler, const CallGuard* guard,
                       quantd::v1::ReportEventsResponse* response)
       : context_(context),
         log_(log),
         scheduler_(scheduler),
+        guard_(guard),
         response_(response) {
+    auto who = guard_->Admit(context, kReportEvents);
+    if (!who.ok()) {
+      Finish(Reply(context_, who.status(), *log_, "ReportEvents"));
+      return;
+    }
+    who_ = std::move(*who);
     StartRead(&request_);
   }
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status::OK);
+      End(absl::OkStatus());
       return;
     }
+    job_id_ = request_.job_id();
     auto last = scheduler_->ReportEvents(request_);
     if (!last.ok()) {
-      Finish(Reply(context_, last.status(), *log_, "ReportEvents"));
+      End(last.status());
       return;
     }
     response_->set_last_sequence(*last);
@@ -38,10 +53,19 @@ class ReportEventsReactor
   void OnDone() override { delete this; }
 
  private:
+  void End(const absl::Status& status) {
+    Finish(Reply(context_,
+                 guard_->Conclude(kReportEvents, *who_, job_id_, status), *log_,
+                 "ReportEvents"));
+  }
+
   grpc::CallbackServerContext* const context_;
   spdlog::logger* const log_;
   scheduler::Scheduler* const scheduler_;
+  const CallGuard* const guard_;
   quantd::v1::ReportEventsResponse* const response_;
+  std::optional<CallIdentity> who_;
+  std::string job_id_;
   quantd::v1::ReportEventsRequest request_;
 };
 
@@ -50,11 +74,13 @@ class ReportEventsReactor
 WorkerGatewayImpl::WorkerGatewayImpl(scheduler::Scheduler* scheduler,
                                      artifacts::BlobStore* blobs,
                                      LeaseDispatcher* dispatcher,
+                                     const CallGuard* guard,
                                      TransferOptions transfer,
                                      std::shared_ptr<spdlog::logger> log)
     : scheduler_(scheduler),
       blobs_(blobs),
       dispatcher_(dispatcher),
+      guard_(guard),
       transfer_(transfer),
       log_(std::move(log)) {}
 
@@ -70,15 +96,22 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::RegisterWorker(
     grpc::CallbackServerContext* context,
     const quantd::v1::RegisterWorkerRequest* request,
     quantd::v1::RegisterWorkerResponse* response) {
+  auto who = guard_->Admit(context, kRegisterWorker, request);
+  if (!who.ok()) return Done(context, who.status(), "RegisterWorker");
   auto registered = scheduler_->RegisterWorker(*request);
   if (registered.ok()) *response = std::move(*registered);
-  return Done(context, registered.status(), "RegisterWorker");
+  return Done(context,
+              guard_->Conclude(kRegisterWorker, *who, "", registered.status(),
+                               Subject::kPlain, request->worker_id()),
+              "RegisterWorker");
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayImpl::LeaseJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::LeaseJobRequest* request,
     quantd::v1::LeaseJobResponse* response) {
+  auto who = guard_->Admit(context, kLeaseJob);
+  if (!who.ok()) return Done(context, who.status(), "LeaseJob");
   const double wait = request->wait_seconds();
   if (!(wait >= 0 && wait <= kMaxLeaseWaitSeconds)) {
     return Done(context, InvalidFieldError("wait_seconds", "must be in 0..60"),
@@ -86,13 +119,28 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::LeaseJob(
   }
   if (wait == 0) {
     auto lease = scheduler_->TryLease(request->worker_id());
-    if (lease.ok() && lease->has_value()) {
+    // Empty polls are not worth an audit line; grants and errors are.
+    if (lease.ok() && !lease->has_value()) {
+      return Done(context, absl::OkStatus(), "LeaseJob");
+    }
+    std::string job_id;
+    if (lease.ok()) {
+      job_id = (*lease)->job().id();
       *response->mutable_lease() = std::move(**lease);
     }
-    return Done(context, lease.status(), "LeaseJob");
+    return Done(context,
+                guard_->Conclude(kLeaseJob, *who, job_id, lease.status(),
+                                 Subject::kPlain, request->worker_id()),
+                "LeaseJob");
   }
   // Long poll: parked in the dispatcher until a job or the deadline comes.
-  auto* waiter = new LeaseWaiter(dispatcher_, response);
+  const CallGuard* guard = guard_;
+  auto* waiter = new LeaseWaiter(
+      dispatcher_, response,
+      [guard, who = *who,
+       worker = request->worker_id()](const std::string& job_id) {
+        guard->Audit(kLeaseJob, who, job_id, absl::OkStatus(), "", worker);
+      });
   dispatcher_->Add(waiter, request->worker_id(),
                    absl::Now() + absl::Seconds(wait));
   return waiter;
@@ -102,6 +150,8 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::Heartbeat(
     grpc::CallbackServerContext* context,
     const quantd::v1::HeartbeatRequest* request,
     quantd::v1::HeartbeatResponse* response) {
+  auto who = guard_->Admit(context, kHeartbeat);
+  if (!who.ok()) return Done(context, who.status(), "Heartbeat");
   auto beat = scheduler_->Heartbeat(*request);
   if (beat.ok()) *response = std::move(*beat);
   return Done(context, beat.status(), "Heartbeat");
@@ -110,7 +160,8 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::Heartbeat(
 grpc::ServerReadReactor<quantd::v1::ReportEventsRequest>*
 WorkerGatewayImpl::ReportEvents(grpc::CallbackServerContext* context,
                                 quantd::v1::ReportEventsResponse* response) {
-  return new ReportEventsReactor(context, log_.get(), scheduler_, response);
+  return new ReportEventsReactor(context, log_.get(), scheduler_, guard_,
+                                 response);
 }
 
 grpc::ServerReadReactor<quantd::v1::UploadArtifactChunk>*
@@ -118,16 +169,21 @@ WorkerGatewayImpl::UploadArtifact(
     grpc::CallbackServerContext* context,
     quantd::v1::UploadArtifactResponse* response) {
   return new UploadArtifactReactor(context, log_.get(), scheduler_, blobs_,
-                                   transfer_, response);
+                                   transfer_, response, guard_);
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayImpl::CompleteJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::CompleteJobRequest* request,
     quantd::v1::CompleteJobResponse* response) {
+  auto who = guard_->Admit(context, kCompleteJob);
+  if (!who.ok()) return Done(context, who.status(), "CompleteJob");
   auto job = scheduler_->Complete(*request);
   if (job.ok()) *response->mutable_job() = std::move(*job);
-  return Done(context, job.status(), "CompleteJob");
+  return Done(
+      context,
+      guard_->Conclude(kCompleteJob, *who, request->job_id(), job.status()),
+      "CompleteJob");
 }
 
 }  // namespace quantd::api

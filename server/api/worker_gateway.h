@@ -1,16 +1,19 @@
 // quantd.v1.WorkerGateway on gRPC's callback API: registration, long-poll
 // leases (parked in the LeaseDispatcher, no thread each), heartbeats, event
-// reports, artifact uploads and completion. Every call about a job carries
-// its fencing token; the Scheduler checks it.
+// reports, artifact uploads and completion. Every call is admitted by the
+// CallGuard (a worker token, and a verified client certificate under mutual
+// TLS); every call about a job carries its fencing token, which the
+// Scheduler checks.
 //
-// Ownership: borrows the scheduler, blob store and dispatcher, which must
-// outlive the server. Thread-safety: safe from any thread.
+// Ownership: borrows the scheduler, blob store, dispatcher and guard, which
+// must outlive the server. Thread-safety: safe from any thread.
 #pragma once
 
 #include <memory>
 
 #include "quantd/v1/worker.grpc.pb.h"
 #include "server/api/blob_transfer.h"
+#include "server/api/call_guard.h"
 #include "server/api/lease_dispatcher.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
@@ -23,7 +26,7 @@ class WorkerGatewayImpl final
  public:
   WorkerGatewayImpl(scheduler::Scheduler* scheduler,
                     artifacts::BlobStore* blobs, LeaseDispatcher* dispatcher,
-                    TransferOptions transfer,
+                    const CallGuard* guard, TransferOptions transfer,
                     std::shared_ptr<spdlog::logger> log);
 
   grpc::ServerUnaryReactor* RegisterWorker(
@@ -56,6 +59,7 @@ class WorkerGatewayImpl final
   scheduler::Scheduler* const scheduler_;
   artifacts::BlobStore* const blobs_;
   LeaseDispatcher* const dispatcher_;
+  const CallGuard* const guard_;
   const TransferOptions transfer_;
   std::shared_ptr<spdlog::logger> log_;
 };

@@ -45,23 +45,32 @@ def is_terminal(state: int) -> bool:
 class Client:
     """A connection to quantd's JobService.
 
-    `address` is host:port; `token` is sent as a bearer token. TLS is used
-    when `root_certificates` is given or `tls` is true (system roots).
+    `address` is host:port; `token` is sent as "authorization: Bearer
+    <token>" (default: $QUANTD_TOKEN when set). TLS is used when `tls` is
+    true (system roots) or any PEM argument is given: `root_certificates`
+    (the CA that signed quantd's certificate) and, for mutual TLS,
+    `private_key` with `certificate_chain` (both or neither).
     """
 
     def __init__(self, address: str, token: Optional[str] = None, *,
                  tls: bool = False,
                  root_certificates: Optional[bytes] = None,
+                 private_key: Optional[bytes] = None,
+                 certificate_chain: Optional[bytes] = None,
                  timeout_seconds: float = 60.0,
                  max_reconnects: int = 10,
                  backoff_seconds: float = 0.2) -> None:
+        if (private_key is None) != (certificate_chain is None):
+            raise ValueError("a client certificate needs both private_key "
+                             "and certificate_chain")
         self.address = address
-        self._token = token
+        self._token = token if token is not None else os.environ.get("QUANTD_TOKEN")
         self._timeout = timeout_seconds
         self._max_reconnects = max_reconnects
         self._backoff = backoff_seconds
-        if tls or root_certificates is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates)
+        if tls or root_certificates is not None or private_key is not None:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates, private_key, certificate_chain)
             self._channel = grpc.secure_channel(address, credentials)
         else:
             self._channel = grpc.insecure_channel(address)
