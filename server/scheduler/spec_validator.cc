@@ -134,19 +134,17 @@ absl::Status CheckTensorQuant(TensorQuant& quant, const std::string& field,
   return absl::OkStatus();
 }
 
-absl::Status CheckScheme(QuantScheme& scheme, const ModelInfo& model) {
+// Validates the scheme through its expansion; the spec keeps the scheme as
+// submitted, because the engine owns the preset table (its presets carry
+// granularities, grids and observers this table does not spell out) and
+// applies explicit fields over the preset itself.
+absl::Status CheckScheme(const QuantScheme& scheme, const ModelInfo& model) {
   if (scheme.preset().empty() && !scheme.has_weights() &&
       !scheme.has_activations()) {
     return InvalidFieldError("scheme",
                              "required: a preset or weights/activations");
   }
-  QuantScheme effective;
-  effective.set_preset(scheme.preset());
-  if (!scheme.preset().empty()) {
-    QUANTD_RETURN_IF_ERROR(ExpandPreset(scheme.preset(), effective));
-  }
-  MergeTensorQuant(scheme.weights(), *effective.mutable_weights());
-  MergeTensorQuant(scheme.activations(), *effective.mutable_activations());
+  QUANTD_ASSIGN_OR_RETURN(QuantScheme effective, EffectiveScheme(scheme));
   QUANTD_RETURN_IF_ERROR(CheckTensorQuant(*effective.mutable_weights(),
                                           "scheme.weights", true, model));
   QUANTD_RETURN_IF_ERROR(CheckTensorQuant(*effective.mutable_activations(),
@@ -154,7 +152,6 @@ absl::Status CheckScheme(QuantScheme& scheme, const ModelInfo& model) {
   if (!effective.weights().enabled() && !effective.activations().enabled()) {
     return InvalidFieldError("scheme", "quantizes nothing");
   }
-  scheme = std::move(effective);
   return absl::OkStatus();
 }
 
@@ -297,9 +294,26 @@ absl::Status ExpandPreset(const std::string& preset, QuantScheme& scheme) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<QuantScheme> EffectiveScheme(const QuantScheme& scheme) {
+  QuantScheme effective;
+  effective.set_preset(scheme.preset());
+  if (!scheme.preset().empty()) {
+    QUANTD_RETURN_IF_ERROR(ExpandPreset(scheme.preset(), effective));
+  }
+  MergeTensorQuant(scheme.weights(), *effective.mutable_weights());
+  MergeTensorQuant(scheme.activations(), *effective.mutable_activations());
+  // Explicit bits enable a tensor, as the engine reads them.
+  for (TensorQuant* quant :
+       {effective.mutable_weights(), effective.mutable_activations()}) {
+    if (quant->bits() != 0) quant->set_enabled(true);
+  }
+  return effective;
+}
+
 std::string WeightBitsLabel(const JobSpec& spec) {
-  if (!spec.scheme().weights().enabled()) return "fp";
-  return absl::StrCat(spec.scheme().weights().bits());
+  absl::StatusOr<QuantScheme> effective = EffectiveScheme(spec.scheme());
+  if (!effective.ok() || !effective->weights().enabled()) return "fp";
+  return absl::StrCat(effective->weights().bits());
 }
 
 absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
@@ -324,7 +338,7 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
   const std::string model_field =
       spec.model().has_blob() ? "model.blob" : "model.uri";
   QUANTD_ASSIGN_OR_RETURN(out.model, InspectModel(model_path, model_field));
-  QUANTD_RETURN_IF_ERROR(CheckScheme(*spec.mutable_scheme(), out.model));
+  QUANTD_RETURN_IF_ERROR(CheckScheme(spec.scheme(), out.model));
   QUANTD_RETURN_IF_ERROR(
       CheckCalibration(spec, out.model, context, out.input_blobs));
   QUANTD_RETURN_IF_ERROR(CheckScheduling(spec, context));

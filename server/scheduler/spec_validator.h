@@ -43,6 +43,12 @@ const std::vector<std::string>& KnownMethods();
 [[nodiscard]] absl::Status ExpandPreset(const std::string& preset,
                                         quantd::v1::QuantScheme& scheme);
 
+// The preset's expansion with the explicit fields applied over it: what the
+// scheduler validates. The stored spec keeps the scheme as submitted (the
+// engine owns the preset table).
+[[nodiscard]] absl::StatusOr<quantd::v1::QuantScheme> EffectiveScheme(
+    const quantd::v1::QuantScheme& scheme);
+
 // Label value for metrics: the weight bit width, or "fp".
 std::string WeightBitsLabel(const quantd::v1::JobSpec& spec);
 

@@ -64,11 +64,16 @@ TEST_F(SpecValidatorTest, AcceptsAndNormalisesAValidSpec) {
   auto result = ValidateSpec(Valid(), context_);
   ASSERT_TRUE(result.ok()) << result.status();
   const JobSpec& spec = result->spec;
-  EXPECT_EQ(spec.scheme().weights().bits(), 4u);
-  EXPECT_TRUE(spec.scheme().weights().enabled());
-  EXPECT_EQ(spec.scheme().weights().granularity(),
+  // The scheme is stored as submitted; its expansion is what was checked.
+  EXPECT_EQ(spec.scheme().SerializeAsString(),
+            Valid().scheme().SerializeAsString());
+  auto scheme = EffectiveScheme(spec.scheme());
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  EXPECT_EQ(scheme->weights().bits(), 4u);
+  EXPECT_TRUE(scheme->weights().enabled());
+  EXPECT_EQ(scheme->weights().granularity(),
             quantd::v1::GRANULARITY_PER_CHANNEL);
-  EXPECT_FALSE(spec.scheme().activations().enabled());
+  EXPECT_FALSE(scheme->activations().enabled());
   EXPECT_EQ(spec.calibration().n_samples(), 128u);
   EXPECT_EQ(spec.calibration().seq_len(), 2048u);
   EXPECT_EQ(spec.retry().max_attempts(), 3u);
@@ -193,9 +198,11 @@ TEST_F(SpecValidatorTest, ExplicitFieldsOverrideThePreset) {
   spec.mutable_scheme()->mutable_activations()->set_bits(8);
   auto result = ValidateSpec(spec, context_);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->spec.scheme().weights().group_size(), 32u);
-  EXPECT_EQ(result->spec.scheme().activations().bits(), 8u);
-  EXPECT_TRUE(result->spec.scheme().activations().enabled());
+  auto scheme = EffectiveScheme(result->spec.scheme());
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  EXPECT_EQ(scheme->weights().group_size(), 32u);
+  EXPECT_EQ(scheme->activations().bits(), 8u);
+  EXPECT_TRUE(scheme->activations().enabled());
 }
 
 TEST_F(SpecValidatorTest, AcceptsAnUploadedBlobModel) {

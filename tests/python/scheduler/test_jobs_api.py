@@ -48,7 +48,9 @@ def test_submit_get_and_idempotency(quantd, model_root):
     again = submit(quantd, model_root, "key-1", priority=7)
     assert again.id == job.id and again.spec.priority == 0
     got = quantd.jobs.GetJob(jobs_pb2.GetJobRequest(id=job.id), timeout=30)
-    assert got.spec.scheme.weights.bits == 8
+    # Stored as submitted: the engine expands the preset.
+    assert got.spec.scheme == job.spec.scheme
+    assert got.spec.scheme.preset and not got.spec.scheme.HasField("weights")
 
 
 @pytest.mark.parametrize("edit,field", [
