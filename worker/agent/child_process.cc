@@ -27,6 +27,8 @@ struct ExecPlan {
   int error_fd = -1;
   uint64_t max_address_space_bytes = 0;
   uint64_t max_open_files = 0;
+  bool kill_with_parent = false;
+  pid_t parent = 0;
 };
 
 void ReportExecErrorAndExit(int error_fd) {
@@ -69,6 +71,16 @@ void CloseOtherDescriptors(int keep_a, int keep_b) {
   int error_fd = plan.error_fd;
   ::setpgid(0, 0);
   ResetSignals();
+  if (plan.kill_with_parent) {
+    // Its own group shields the child from signals sent to the parent's;
+    // this makes it die with the parent (even on SIGKILL), which would
+    // otherwise leave an orphan engine working for a lost lease. Exit if
+    // the parent is already gone (the request came too late).
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+      ReportExecErrorAndExit(error_fd);
+    }
+    if (::getppid() != plan.parent) ::_exit(127);
+  }
   // Keep the error pipe clear of the descriptor numbers about to be set.
   error_fd =
       ::fcntl(error_fd, F_DUPFD_CLOEXEC, std::max(plan.pipe_child_fd + 1, 3));
@@ -158,6 +170,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   plan.pipe_child_fd = options.pipe_child_fd;
   plan.max_address_space_bytes = options.max_address_space_bytes;
   plan.max_open_files = options.max_open_files;
+  plan.kill_with_parent = options.kill_with_parent;
+  plan.parent = ::getpid();
 
   auto output = OpenOutput(options.output_path);
   if (!output.ok()) return output.status();

@@ -57,6 +57,10 @@ struct SpawnOptions {
   uint64_t max_address_space_bytes = 0;
   // RLIMIT_NOFILE; 0 leaves the inherited limit.
   uint64_t max_open_files = 0;
+  // SIGKILL the child when the thread that spawned it ends (the kernel's
+  // "parent death" is the death of that thread, so Spawn() must be called
+  // from a thread that outlives the child, as EngineSupervisor::Run does).
+  bool kill_with_parent = false;
 };
 
 class ChildProcess {

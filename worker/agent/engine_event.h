@@ -40,6 +40,10 @@ struct EngineFile {
   uint64_t size_bytes = 0;
   // Checkpoints: the last finished block.
   uint32_t block_index = 0;
+  // Set by the worker, never parsed: `path` is a private hard link of the
+  // engine's file (JobWorkspace::PinCheckpoint), removed once it is done
+  // with.
+  bool pinned = false;
 };
 
 struct EngineEvent {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +168,27 @@ TEST_F(EngineSupervisorTest, KillsTheWholeGroupWhenSigtermIsIgnored) {
   EXPECT_FALSE(ProcessExists(grandchild));
   EXPECT_FALSE(ProcessExists(engine));
   EXPECT_FALSE(ProcessGroupExists(*supervisor.pgid()));
+}
+
+TEST_F(EngineSupervisorTest, AChildToldToDieWithItsParentDoes) {
+  // The kernel's "parent" is the spawning thread: when it ends, as when the
+  // whole worker is killed, the child gets SIGKILL.
+  for (const bool kill_with_parent : {true, false}) {
+    SpawnOptions spawn;
+    spawn.argv = {"sleep", "30"};
+    spawn.kill_with_parent = kill_with_parent;
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child;
+    std::thread([&] { child = ChildProcess::Spawn(spawn); }).join();
+    ASSERT_TRUE(child.ok()) << child.status();
+    if (kill_with_parent) {
+      const ExitStatus exit = (*child)->Wait();
+      EXPECT_TRUE(exit.signaled);
+      EXPECT_EQ(exit.signal, SIGKILL);
+    } else {
+      EXPECT_FALSE((*child)->TryWait().has_value());
+      EXPECT_TRUE(ProcessExists((*child)->pid()));
+    }
+  }
 }
 
 TEST_F(EngineSupervisorTest, AStopBeforeTheStartSpawnsNothing) {

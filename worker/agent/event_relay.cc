@@ -18,13 +18,20 @@ EventRelay::EventRelay(RelayOptions options, EventQueue& queue,
       resolve_(std::move(resolve)),
       on_lease_lost_(std::move(on_lease_lost)),
       log_(std::move(log)),
-      job_id_(std::move(job_id)) {}
+      job_id_(std::move(job_id)),
+      checkpoints_(
+          options_.checkpoints, reporter_, resolve_,
+          [this](const absl::Status& status) {
+            Failed(status, "uploading a checkpoint");
+          },
+          log_, job_id_) {}
 
 EventRelay::~EventRelay() {
   if (thread_.joinable()) Finish(/*drain=*/false);
 }
 
 void EventRelay::Start() {
+  checkpoints_.Start();
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -34,6 +41,13 @@ EngineReport EventRelay::Finish(bool drain) {
     reporter_.InterruptTransfers();
   }
   if (thread_.joinable()) thread_.join();
+  const bool flush = drain && !stopping() && !report_.result.has_value();
+  const CheckpointUploadStats checkpoints = checkpoints_.Finish(flush);
+  if (checkpoints.uploaded + checkpoints.superseded + checkpoints.failed > 0) {
+    log_->info("job={} checkpoints uploaded={} superseded={} failed={}",
+               job_id_, checkpoints.uploaded, checkpoints.superseded,
+               checkpoints.failed);
+  }
   if (queue_.dropped() > 0) {
     log_->info("job={} progress_events_dropped={}", job_id_, queue_.dropped());
   }
@@ -57,18 +71,7 @@ void EventRelay::Loop() {
 }
 
 void EventRelay::Process(std::vector<EngineEvent> batch) {
-  // Checkpoints are cumulative: only the newest in the batch matters.
-  size_t newest_checkpoint = batch.size();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].type == EngineEventType::kCheckpoint) newest_checkpoint = i;
-  }
-  for (size_t i = 0; i < batch.size() && !stopping(); ++i) {
-    if (batch[i].type == EngineEventType::kCheckpoint &&
-        i != newest_checkpoint) {
-      continue;
-    }
-    Handle(batch[i]);
-  }
+  for (size_t i = 0; i < batch.size() && !stopping(); ++i) Handle(batch[i]);
   if (!stopping()) Flush();
 }
 
@@ -79,9 +82,11 @@ void EventRelay::Handle(EngineEvent& event) {
   }
   switch (event.type) {
     case EngineEventType::kCheckpoint:
+      checkpoints_.Offer(std::move(event.file));
+      return;
     case EngineEventType::kArtifact:
       Flush();
-      if (!stopping()) Upload(event);
+      if (!stopping()) Upload(event.file);
       return;
     case EngineEventType::kResult:
       report_.result = std::move(event.result);
@@ -110,9 +115,7 @@ void EventRelay::Flush() {
   });
 }
 
-void EventRelay::Upload(const EngineEvent& event) {
-  const EngineFile& file = event.file;
-  const bool is_checkpoint = event.type == EngineEventType::kCheckpoint;
+void EventRelay::Upload(const EngineFile& file) {
   quantd::v1::Artifact artifact;
   artifact.set_name(file.name);
   artifact.set_kind(file.kind);
@@ -123,13 +126,12 @@ void EventRelay::Upload(const EngineEvent& event) {
       path.ok() ? reporter_.UploadArtifact(*path, artifact)
                 : absl::StatusOr<quantd::v1::Artifact>(path.status());
   if (uploaded.ok()) {
-    if (!is_checkpoint) report_.artifacts.push_back(*std::move(uploaded));
+    report_.artifacts.push_back(*std::move(uploaded));
     return;
   }
   if (Failed(uploaded.status(), absl::StrCat("uploading ", file.name))) return;
-  // A lost checkpoint only costs resume progress; a lost artifact fails the
-  // job.
-  if (!is_checkpoint && report_.upload_error.ok()) {
+  // A lost artifact fails the job.
+  if (report_.upload_error.ok()) {
     report_.upload_error = Annotate(uploaded.status(), file.name);
   }
 }

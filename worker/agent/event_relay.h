@@ -2,9 +2,10 @@
 // scheduler. It takes events from the EventQueue in order and
 //   - reports states, progress and logs with ReportEvents, in batches (all
 //     that is queued, up to a limit, goes in one call);
-//   - uploads each checkpoint and final artifact with UploadArtifact (an
-//     older checkpoint superseded by a newer one in the same batch is
-//     skipped);
+//   - hands each checkpoint to a CheckpointUploader, whose own thread sends
+//     it (newest first, spaced out), so a large checkpoint never delays
+//     the other events;
+//   - uploads each final artifact with UploadArtifact;
 //   - keeps the result and error events for the job's completion.
 // A FAILED_PRECONDITION from the scheduler means the lease is lost: the
 // relay stops and calls `on_lease_lost` (once).
@@ -26,6 +27,7 @@
 #include "absl/time/time.h"
 #include "quantd/v1/types.pb.h"
 #include "spdlog/logger.h"
+#include "worker/agent/checkpoint_uploader.h"
 #include "worker/agent/event_queue.h"
 #include "worker/agent/job_outcome.h"
 #include "worker/agent/job_reporter.h"
@@ -37,6 +39,7 @@ struct RelayOptions {
   size_t max_batch_events = 64;
   // How long the thread waits for events before checking for a stop.
   absl::Duration poll_interval = absl::Milliseconds(100);
+  CheckpointUploadOptions checkpoints;
 };
 
 // Maps an engine-reported path to a readable local path, rejecting paths
@@ -55,9 +58,11 @@ class EventRelay {
   EventRelay& operator=(const EventRelay&) = delete;
 
   void Start();
-  // Stops the thread and returns what the events said. `drain`: first
-  // relay everything queued (the producer must have closed the queue);
-  // otherwise stop after the call in progress, which is cut short.
+  // Stops the threads and returns what the events said. `drain`: first
+  // relay everything queued (the producer must have closed the queue) and,
+  // unless a result arrived (the job is done), send the newest checkpoint
+  // still waiting so that the job resumes from it; otherwise stop after
+  // the calls in progress, which are cut short.
   EngineReport Finish(bool drain);
   bool lease_lost() const { return lease_lost_.load(); }
 
@@ -66,7 +71,7 @@ class EventRelay {
   void Process(std::vector<EngineEvent> batch);
   void Handle(EngineEvent& event);
   void Flush();
-  void Upload(const EngineEvent& event);
+  void Upload(const EngineFile& file);
   // Records a failed call; true when the relay must stop.
   bool Failed(const absl::Status& status, absl::string_view what);
   bool stopping() const;
@@ -81,6 +86,7 @@ class EventRelay {
   std::thread thread_;
   absl::Notification abandon_;
   std::atomic<bool> lease_lost_{false};
+  CheckpointUploader checkpoints_;
   // Owned by the relay thread until Finish() joins it.
   std::vector<quantd::v1::JobEvent> pending_;
   EngineReport report_;

@@ -29,6 +29,10 @@ class FakeReporter final : public JobReporter {
     absl::MutexLock lock(&mu_);
     uploaded_paths.push_back(path);
     uploaded.push_back(artifact);
+    if (block_checkpoints && artifact.kind() == "checkpoint") {
+      auto released = [this] { return !block_checkpoints || interrupted; };
+      mu_.Await(absl::Condition(&released));
+    }
     if (block_uploads) {
       auto released = [this] { return interrupted; };
       mu_.Await(absl::Condition(&released));
@@ -56,6 +60,26 @@ class FakeReporter final : public JobReporter {
     return mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(30));
   }
 
+  bool WaitForReported(size_t count) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&] { return reported.size() >= count; };
+    return mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(30));
+  }
+
+  std::vector<std::string> UploadedBlobs(const std::string& kind) {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> blobs;
+    for (const auto& artifact : uploaded) {
+      if (artifact.kind() == kind) blobs.push_back(artifact.blob());
+    }
+    return blobs;
+  }
+
+  void ReleaseCheckpoints() {
+    absl::MutexLock lock(&mu_);
+    block_checkpoints = false;
+  }
+
   absl::Mutex mu_;
   int report_calls = 0;
   std::vector<quantd::v1::JobEvent> reported;
@@ -64,6 +88,7 @@ class FakeReporter final : public JobReporter {
   absl::Status report_status;
   absl::Status upload_status;
   bool block_uploads = false;
+  bool block_checkpoints = false;
   bool interrupted = false;
 };
 
@@ -103,10 +128,12 @@ absl::StatusOr<std::string> ResolveUnderWork(absl::string_view path) {
 
 class EventRelayTest : public ::testing::Test {
  protected:
-  std::unique_ptr<EventRelay> MakeRelay() {
+  std::unique_ptr<EventRelay> MakeRelay(
+      absl::Duration checkpoint_interval = absl::ZeroDuration()) {
     return std::make_unique<EventRelay>(
         RelayOptions{.max_batch_events = 64,
-                     .poll_interval = absl::Milliseconds(5)},
+                     .poll_interval = absl::Milliseconds(5),
+                     .checkpoints = {.min_interval = checkpoint_interval}},
         queue_, reporter_, ResolveUnderWork, [this] { ++lease_lost_calls_; },
         std::make_shared<spdlog::logger>(
             "test", std::make_shared<spdlog::sinks::null_sink_mt>()),
@@ -121,8 +148,6 @@ class EventRelayTest : public ::testing::Test {
 TEST_F(EventRelayTest, RelaysEventsUploadsFilesAndKeepsTheResult) {
   queue_.Push(State());
   queue_.Push(Progress(0));
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
-                   "/work/checkpoint/c.safetensors", 'a'));
   queue_.Push(Progress(1));
   queue_.Push(File(EngineEventType::kArtifact, "report.json",
                    "/work/report.json", 'b'));
@@ -139,14 +164,11 @@ TEST_F(EventRelayTest, RelaysEventsUploadsFilesAndKeepsTheResult) {
   EXPECT_TRUE(reporter_.reported[0].has_state_change());
   EXPECT_EQ(reporter_.reported[1].progress().block_index(), 0u);
   EXPECT_EQ(reporter_.reported[2].progress().block_index(), 1u);
-  ASSERT_EQ(reporter_.uploaded.size(), 2u);
-  EXPECT_EQ(reporter_.uploaded[0].name(), "checkpoint");
-  EXPECT_EQ(reporter_.uploaded[0].blob(), "sha256:" + std::string(64, 'a'));
-  EXPECT_EQ(reporter_.uploaded[1].name(), "report.json");
-  EXPECT_EQ(reporter_.uploaded[1].size_bytes(), 10u);
-  EXPECT_THAT(
-      reporter_.uploaded_paths,
-      ElementsAre("/work/checkpoint/c.safetensors", "/work/report.json"));
+  ASSERT_EQ(reporter_.uploaded.size(), 1u);
+  EXPECT_EQ(reporter_.uploaded[0].name(), "report.json");
+  EXPECT_EQ(reporter_.uploaded[0].blob(), "sha256:" + std::string(64, 'b'));
+  EXPECT_EQ(reporter_.uploaded[0].size_bytes(), 10u);
+  EXPECT_THAT(reporter_.uploaded_paths, ElementsAre("/work/report.json"));
   ASSERT_TRUE(report.result.has_value());
   EXPECT_DOUBLE_EQ(report.result->quantized_value(), 11.25);
   // The artifact as the scheduler attached it; checkpoints are not listed.
@@ -156,17 +178,55 @@ TEST_F(EventRelayTest, RelaysEventsUploadsFilesAndKeepsTheResult) {
   EXPECT_FALSE(relay->lease_lost());
 }
 
-TEST_F(EventRelayTest, SkipsACheckpointSupersededInTheSameBatch) {
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/c", 'a'));
-  queue_.Push(Progress(1));
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/c", 'b'));
-  queue_.Close();
+TEST_F(EventRelayTest, ASlowCheckpointUploadHoldsUpNoOtherEvent) {
+  reporter_.block_checkpoints = true;
   auto relay = MakeRelay();
   relay->Start();
-  relay->Finish(/*drain=*/true);
-  ASSERT_EQ(reporter_.uploaded.size(), 1u);
-  EXPECT_EQ(reporter_.uploaded[0].blob(), "sha256:" + std::string(64, 'b'));
-  EXPECT_EQ(reporter_.reported.size(), 1u);
+  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
+                   "/work/checkpoint/a", 'a'));
+  ASSERT_TRUE(reporter_.WaitForUploads(1));
+  // Checkpoint 'a' is stuck in its upload, yet everything after it goes.
+  queue_.Push(Progress(1));
+  queue_.Push(File(EngineEventType::kArtifact, "report.json",
+                   "/work/report.json", 'r'));
+  queue_.Push(Progress(2));
+  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
+                   "/work/checkpoint/b", 'b'));
+  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
+                   "/work/checkpoint/c", 'c'));
+  ASSERT_TRUE(reporter_.WaitForReported(2));
+  ASSERT_TRUE(reporter_.WaitForUploads(2));
+  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"),
+              ElementsAre("sha256:" + std::string(64, 'a')));
+  EXPECT_THAT(reporter_.UploadedBlobs("report"),
+              ElementsAre("sha256:" + std::string(64, 'r')));
+  reporter_.ReleaseCheckpoints();
+  queue_.Close();
+  const EngineReport report = relay->Finish(/*drain=*/true);
+  // 'b' was superseded by 'c' while 'a' was on its way; without a result
+  // the newest is sent before the relay ends, for a resume.
+  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"),
+              ElementsAre("sha256:" + std::string(64, 'a'),
+                          "sha256:" + std::string(64, 'c')));
+  ASSERT_EQ(report.artifacts.size(), 1u);
+  EXPECT_EQ(report.artifacts[0].name(), "report.json");
+}
+
+TEST_F(EventRelayTest, AResultDropsTheCheckpointWaitingForItsInterval) {
+  auto relay = MakeRelay(absl::Hours(1));
+  relay->Start();
+  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/a", 'a'));
+  ASSERT_TRUE(reporter_.WaitForUploads(1));
+  // Within the hour after 'a', 'b' waits; the job is then done.
+  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/b", 'b'));
+  EngineEvent result;
+  result.type = EngineEventType::kResult;
+  queue_.Push(result);
+  queue_.Close();
+  const EngineReport report = relay->Finish(/*drain=*/true);
+  EXPECT_TRUE(report.result.has_value());
+  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"),
+              ElementsAre("sha256:" + std::string(64, 'a')));
 }
 
 TEST_F(EventRelayTest, LostLeaseStopsTheRelayAndIsSignalledOnce) {

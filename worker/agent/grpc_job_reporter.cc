@@ -105,9 +105,11 @@ absl::StatusOr<quantd::v1::Artifact> GrpcJobReporter::UploadOnce(
   // writes, but only Finish() says why.
   if (!finished.ok()) return finished;
   if (!sent.ok()) return sent;
-  log_->info("job={} artifact={} uploaded bytes={} already_present={}", job_id_,
-             artifact.name(), artifact.size_bytes(),
-             response.already_present());
+  // The checkpoint uploader logs its own line, with the block.
+  log_->log(artifact.kind() == "checkpoint" ? spdlog::level::debug
+                                            : spdlog::level::info,
+            "job={} artifact={} uploaded bytes={} already_present={}", job_id_,
+            artifact.name(), artifact.size_bytes(), response.already_present());
   return response.artifact();
 }
 

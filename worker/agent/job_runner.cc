@@ -154,6 +154,9 @@ SupervisorOptions JobRunner::EngineOptions(
   options.spawn.output_path = workspace.engine_log_path();
   options.spawn.max_address_space_bytes = options_.max_address_space_bytes;
   options.spawn.max_open_files = options_.max_open_files;
+  // A worker killed with SIGKILL must not leave its engine running: the
+  // lease is lost and another worker will resume the job.
+  options.spawn.kill_with_parent = true;
   return options;
 }
 
@@ -178,16 +181,16 @@ std::string JobRunner::RunEngine(std::unique_ptr<JobWorkspace> workspace) {
   log_->info("job={} engine starting attempt={}", job_id(),
              lease_.job().attempt());
   if (metrics_ != nullptr) metrics_->EngineStarted();
-  const absl::StatusOr<ExitStatus> exit =
-      supervisor->Run([&](const Line& line) { OnLine(line, queue, stages); });
+  const absl::StatusOr<ExitStatus> exit = supervisor->Run(
+      [&](const Line& line) { OnLine(line, *workspace, queue, stages); });
   if (metrics_ != nullptr) metrics_->EngineStopped();
   stages.Finish();
   queue.Close();
   return Conclude(exit, relay, std::move(workspace));
 }
 
-void JobRunner::OnLine(const Line& line, EventQueue& queue,
-                       StageClock& stages) {
+void JobRunner::OnLine(const Line& line, JobWorkspace& workspace,
+                       EventQueue& queue, StageClock& stages) {
   absl::StatusOr<EngineEvent> event =
       line.truncated ? absl::InvalidArgumentError("line too long")
                      : ParseEngineEvent(line.text);
@@ -198,6 +201,17 @@ void JobRunner::OnLine(const Line& line, EventQueue& queue,
   }
   if (event->type == EngineEventType::kProgress) {
     stages.Observe(event->progress.stage());
+  }
+  if (event->type == EngineEventType::kCheckpoint) {
+    // Pinned here, as soon as it is announced: the engine renames the next
+    // checkpoint over this one a block later, maybe before the upload.
+    absl::StatusOr<EngineFile> pinned = workspace.PinCheckpoint(event->file);
+    if (pinned.ok()) {
+      event->file = *std::move(pinned);
+    } else {
+      log_->warn("job={} checkpoint block={} not pinned: {}", job_id(),
+                 event->file.block_index, pinned.status().ToString());
+    }
   }
   queue.Push(*std::move(event));
 }

@@ -1,20 +1,23 @@
 // JobRunner: carries out one leased job on its own thread, from the lease
 // to CompleteJob:
 //   1. a JobWorkspace with the inputs, the resume checkpoint and spec.json;
-//   2. `quantd-engine run spec.json --out DIR --events-fd 3` under an
+//   2. `quantd-engine run spec.json --out DIR --events-fd 3` plus the
+//      configured flags (--device, --threads, --data-dir) under an
 //      EngineSupervisor (own process group, stderr to DIR/engine.log,
-//      resource limits);
+//      resource limits, killed if the worker dies);
 //   3. its events parsed on this thread and handed to an EventRelay thread
 //      through a bounded EventQueue (reading the pipe never waits on the
-//      scheduler);
+//      scheduler); checkpoints are pinned here as they are announced and
+//      uploaded by the relay's CheckpointUploader;
 //   4. CompleteJob: SUCCEEDED/FAILED from the engine's end (job_outcome.h).
 //
 // Stop requests, from the heartbeat or the worker:
 //   Cancel()  - the user cancelled: SIGTERM, SIGKILL after the grace,
 //               CompleteJob CANCELLED;
 //   Release() - the worker shuts down: SIGTERM (the engine keeps its last
-//               checkpoint, already uploaded), pending uploads finish,
-//               CompleteJob with release = true;
+//               checkpoint), uploads in progress finish and the newest
+//               checkpoint not yet sent follows, CompleteJob with
+//               release = true;
 //   Revoke()  - the lease is lost (also on any FAILED_PRECONDITION): the
 //               engine is killed and nothing more is reported.
 // The work dir is removed before the completion is sent.
@@ -52,7 +55,8 @@ struct JobRunnerOptions {
   std::string work_root;
   // quantd-engine, a path or a name on PATH.
   std::string engine_path = "quantd-engine";
-  // Appended to the engine's command line, e.g. {"--device", "cuda:0"}.
+  // Appended to the engine's command line, e.g. {"--device", "cuda:0",
+  // "--threads", "4", "--data-dir", "/data"}.
   std::vector<std::string> engine_extra_args;
   // Between SIGTERM and SIGKILL on cancel and shutdown. Default 30 s.
   absl::Duration cancel_grace = absl::Seconds(30);
@@ -112,7 +116,8 @@ class JobRunner {
   void Run();
   std::string Execute();
   std::string RunEngine(std::unique_ptr<JobWorkspace> workspace);
-  void OnLine(const Line& line, EventQueue& queue, StageClock& stages);
+  void OnLine(const Line& line, JobWorkspace& workspace, EventQueue& queue,
+              StageClock& stages);
   std::string Conclude(const absl::StatusOr<ExitStatus>& exit,
                        EventRelay& relay,
                        std::unique_ptr<JobWorkspace> workspace);

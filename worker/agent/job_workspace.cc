@@ -68,7 +68,7 @@ absl::StatusOr<std::unique_ptr<JobWorkspace>> JobWorkspace::Create(
       canonical_root / absl::StrCat(job_id, "-", fencing_token);
   fs::remove_all(dir, error);
   if (error) return FsError("cannot empty", dir, error);
-  for (const char* sub : {"", "checkpoint", "inputs"}) {
+  for (const char* sub : {"", "checkpoint", "inputs", "uploads"}) {
     fs::create_directories(dir / sub, error);
     if (error) return FsError("cannot create", dir / sub, error);
   }
@@ -150,6 +150,18 @@ absl::StatusOr<std::string> JobWorkspace::Resolve(
         "path", absl::StrCat(text, " is outside the job's work dir"));
   }
   return text;
+}
+
+absl::StatusOr<EngineFile> JobWorkspace::PinCheckpoint(const EngineFile& file) {
+  QUANTD_ASSIGN_OR_RETURN(const std::string source, Resolve(file.path));
+  EngineFile pinned = file;
+  pinned.path = absl::StrCat(dir_, "/uploads/checkpoint-", file.block_index,
+                             "-", ++pinned_count_, ".safetensors");
+  pinned.pinned = true;
+  std::error_code error;
+  fs::create_hard_link(source, pinned.path, error);
+  if (error) return FsError("cannot link", source, error);
+  return pinned;
 }
 
 absl::StatusOr<int> RemoveStaleWorkspaces(const std::string& root) {

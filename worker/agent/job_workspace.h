@@ -4,7 +4,8 @@
 // (docs/formats/engine-protocol.md): the inputs the scheduler sent as blobs
 // downloaded under inputs/, the resume checkpoint at
 // checkpoint/checkpoint.safetensors, and spec.json with every DataRef
-// rewritten to a local file:// URI. The engine's stderr goes to engine.log.
+// rewritten to a local file:// URI. The engine's stderr goes to engine.log;
+// uploads/ holds the checkpoints pinned for upload (PinCheckpoint).
 //
 // The directory is removed when the workspace is destroyed unless Keep()
 // was called. A marker file lets RemoveStaleWorkspaces() clean up after a
@@ -21,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "quantd/v1/worker.pb.h"
 #include "worker/agent/blob_download.h"
+#include "worker/agent/engine_event.h"
 
 namespace quantd::agent {
 
@@ -53,6 +55,14 @@ class JobWorkspace {
   [[nodiscard]] absl::StatusOr<std::string> Resolve(
       absl::string_view path) const;
 
+  // Gives the checkpoint `file` announces a private name (a hard link under
+  // uploads/), so that its content stays as announced while the engine
+  // renames newer checkpoints over its path. Returns the file with `path`
+  // set to the link and `pinned` set; errors if the announced path is
+  // outside the workspace or cannot be linked.
+  [[nodiscard]] absl::StatusOr<EngineFile> PinCheckpoint(
+      const EngineFile& file);
+
   // Leaves the directory in place on destruction (for post-mortems).
   void Keep() { keep_ = true; }
 
@@ -64,6 +74,8 @@ class JobWorkspace {
 
   const std::string dir_;
   bool keep_ = false;
+  // Numbers the pinned checkpoints, so that no two share a name.
+  uint64_t pinned_count_ = 0;
 };
 
 // Removes the workspaces (and only those) that a previous run of the worker

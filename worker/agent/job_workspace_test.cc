@@ -107,6 +107,40 @@ TEST(JobWorkspaceTest, ResolvesOnlyPathsInside) {
   EXPECT_FALSE((*workspace)->Resolve("escape/passwd").ok());
 }
 
+TEST(JobWorkspaceTest, APinnedCheckpointKeepsItsContentWhenReplaced) {
+  const TempDir temp;
+  auto workspace = JobWorkspace::Create(temp.path(), "j-1", 1);
+  ASSERT_TRUE(workspace.ok());
+  const std::string path = (*workspace)->checkpoint_path();
+  // The engine writes a temporary file and renames it into place.
+  auto write = [&](const std::string& content) {
+    std::ofstream(path + ".tmp", std::ios::binary) << content;
+    fs::rename(path + ".tmp", path);
+  };
+  write("after block 0");
+  EngineFile announced;
+  announced.path = path;
+  announced.block_index = 0;
+  announced.size_bytes = 13;
+  const auto first = (*workspace)->PinCheckpoint(announced);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const auto second = (*workspace)->PinCheckpoint(announced);
+  ASSERT_TRUE(second.ok()) << second.status();
+  write("after block 1");
+
+  EXPECT_TRUE(first->pinned);
+  EXPECT_NE(first->path, path);
+  EXPECT_NE(first->path, second->path);
+  EXPECT_TRUE((*workspace)->Resolve(first->path).ok());
+  EXPECT_EQ(ReadFile(first->path), "after block 0");
+  EXPECT_EQ(ReadFile(path), "after block 1");
+
+  announced.path = "/etc/passwd";
+  EXPECT_FALSE((*workspace)->PinCheckpoint(announced).ok());
+  announced.path = (*workspace)->dir() + "/checkpoint/missing.safetensors";
+  EXPECT_FALSE((*workspace)->PinCheckpoint(announced).ok());
+}
+
 TEST(JobWorkspaceTest, PrepareMaterialisesBlobsAndWritesTheSpec) {
   const TempDir temp;
   const std::string& root = temp.path();

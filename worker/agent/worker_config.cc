@@ -2,6 +2,11 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
 
 namespace quantd::agent {
@@ -17,6 +22,18 @@ ConfigSchema WorkerConfigSchema() {
       .AddString("engine-device", "",
                  "--device passed to the engine, e.g. cuda:0 (empty: its "
                  "default)")
+      .AddInt("engine-threads", 0,
+              "--threads passed to the engine (0: its default, all cores); "
+              "a resumed job is byte-identical only with the same count",
+              0, 4096)
+      .AddString("data-dir", "",
+                 "default datasets of the engine (wiki.valid.tokens, "
+                 "wiki.test.raw), passed as --data-dir (empty: the engine's "
+                 "$QUANTD_DATA_DIR)")
+      .AddDouble("checkpoint-upload-interval-seconds", 60,
+                 "least time between the starts of two checkpoint uploads "
+                 "of a job (0: as soon as the previous one ends)",
+                 0, 86400)
       .AddInt("max-concurrent-jobs", 1, "jobs run at once", 1, 64)
       .AddDouble("lease-wait-seconds", 30, "LeaseJob long-poll wait", 0, 60)
       .AddDouble("heartbeat-seconds", 10,
@@ -42,6 +59,34 @@ ConfigSchema WorkerConfigSchema() {
   return schema;
 }
 
+namespace {
+
+// The engine flags that come from the configuration.
+absl::StatusOr<std::vector<std::string>> EngineArgs(const Config& config) {
+  std::vector<std::string> args;
+  if (const std::string& device = config.GetString("engine-device");
+      !device.empty()) {
+    args.insert(args.end(), {"--device", device});
+  }
+  if (const int64_t threads = config.GetInt("engine-threads"); threads > 0) {
+    args.insert(args.end(), {"--threads", absl::StrCat(threads)});
+  }
+  if (const std::string& data_dir = config.GetString("data-dir");
+      !data_dir.empty()) {
+    std::error_code error;
+    const std::filesystem::path absolute =
+        std::filesystem::absolute(data_dir, error);
+    if (error || !std::filesystem::is_directory(absolute, error)) {
+      return InvalidFieldError(
+          "data-dir", absl::StrCat("\"", data_dir, "\" is not a directory"));
+    }
+    args.insert(args.end(), {"--data-dir", absolute.string()});
+  }
+  return args;
+}
+
+}  // namespace
+
 absl::StatusOr<WorkerOptions> WorkerOptionsFromConfig(
     const Config& config, const std::string& hostname) {
   WorkerOptions options;
@@ -58,10 +103,9 @@ absl::StatusOr<WorkerOptions> WorkerOptionsFromConfig(
     return InvalidFieldError("work-dir", "must not be empty");
   }
   runner.engine_path = config.GetString("engine");
-  if (const std::string& device = config.GetString("engine-device");
-      !device.empty()) {
-    runner.engine_extra_args = {"--device", device};
-  }
+  QUANTD_ASSIGN_OR_RETURN(runner.engine_extra_args, EngineArgs(config));
+  runner.relay.checkpoints.min_interval =
+      absl::Seconds(config.GetDouble("checkpoint-upload-interval-seconds"));
   runner.cancel_grace = absl::Seconds(config.GetDouble("cancel-grace-seconds"));
   runner.max_address_space_bytes =
       static_cast<uint64_t>(config.GetInt("engine-max-address-space-bytes"));

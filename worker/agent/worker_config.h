@@ -12,6 +12,7 @@
 namespace quantd::agent {
 
 // Keys: scheduler, token, worker-id, work-dir, engine, engine-device,
+// engine-threads, data-dir, checkpoint-upload-interval-seconds,
 // max-concurrent-jobs, lease-wait-seconds, heartbeat-seconds,
 // cancel-grace-seconds, rpc-timeout-seconds, engine-max-address-space-bytes,
 // engine-max-open-files, keep-failed-work-dirs, metrics-listen,
@@ -19,7 +20,8 @@ namespace quantd::agent {
 ConfigSchema WorkerConfigSchema();
 
 // WorkerOptions from a Config loaded with WorkerConfigSchema(). An empty
-// worker-id becomes `hostname`.
+// worker-id becomes `hostname`; a data-dir that is not a directory is an
+// InvalidArgument naming the key.
 [[nodiscard]] absl::StatusOr<WorkerOptions> WorkerOptionsFromConfig(
     const Config& config, const std::string& hostname);
 
