@@ -1,5 +1,6 @@
 // The MethodInfo of each built-in method, one per method file (rtn.cc,
-// smoothquant.cc, os.cc, osplus.cc). Only registry.cc includes this.
+// smoothquant.cc, os.cc, osplus.cc, omniquant.cc). Only registry.cc
+// includes this.
 #pragma once
 
 #include "worker/engine/methods/registry.h"
@@ -10,5 +11,6 @@ MethodInfo RtnMethodInfo();
 MethodInfo SmoothQuantMethodInfo();
 MethodInfo OsMethodInfo();
 MethodInfo OsPlusMethodInfo();
+MethodInfo OmniQuantMethodInfo();
 
 }  // namespace quantd::engine::methods

@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -75,6 +76,10 @@ struct MethodContext {
   // norm of the previous block), for methods that need its γ (OS gamma
   // migration). Null when unknown (block 0) or not Post-LN.
   const model::Norm* input_norm = nullptr;
+  // Progress inside a long block (OmniQuant: once per training epoch):
+  // `done` is the finished share of the block, in (0, 1]; `figure` names
+  // the step and carries its loss. May be empty.
+  std::function<void(double done, const LayerFigure& figure)> progress;
 };
 
 struct BlockOutcome {

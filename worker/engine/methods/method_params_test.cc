@@ -53,7 +53,7 @@ TEST(MethodParamsTest, NamesTheFieldOfEveryProblem) {
               HasSubstr("method_params | "));
   EXPECT_THAT(ParamErrorOf("gptq", {}),
               HasSubstr("method | method: unknown method 'gptq' (expected "
-                        "one of: rtn, smoothquant, os, osplus)"));
+                        "one of: rtn, smoothquant, os, osplus, omniquant)"));
 }
 
 TEST(MethodParamsTest, UpDownNeedsPerRowWeights) {
@@ -68,8 +68,8 @@ TEST(RegistryTest, EveryMethodIsBuiltFromItsDefaults) {
     EXPECT_NE(info.make(params), nullptr) << info.name;
     EXPECT_FALSE(info.summary.empty()) << info.name;
   }
-  EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus");
-  EXPECT_EQ(FindMethod("omniquant"), nullptr);
+  EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus, omniquant");
+  EXPECT_EQ(FindMethod("gptq"), nullptr);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ std::vector<ParamSpec> CommonParams() {
 std::span<const MethodInfo> Methods() {
   static const std::vector<MethodInfo> kMethods = {
       RtnMethodInfo(), SmoothQuantMethodInfo(), OsMethodInfo(),
-      OsPlusMethodInfo()};
+      OsPlusMethodInfo(), OmniQuantMethodInfo()};
   return kMethods;
 }
 

@@ -153,6 +153,13 @@ class JobRun {
     std::optional<model::Norm> input_norm = InputNorm(index, *block);
     methods::MethodContext context{&model_, &spec_.scheme, &contexts_,
                                    input_norm ? &*input_norm : nullptr};
+    context.progress = [this, index](double done,
+                                     const methods::LayerFigure& figure) {
+      Progress("quantize", index,
+               kLoadEnd + (kQuantizeEnd - kLoadEnd) * (index + done) /
+                              model_.NumBlocks(),
+               {figure});
+    };
     std::vector<exporting::ChannelRange> ranges =
         options_.export_artifacts ? RangesBefore(*block, inputs.quantized[0])
                                   : std::vector<exporting::ChannelRange>();
