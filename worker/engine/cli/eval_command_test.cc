@@ -1,6 +1,6 @@
-// `quantd-engine eval` and `inspect` as a user runs them: exit statuses,
-// messages that name the flag, and the JSON fields other tools read. Runs
-// the built binary on the bootstrap's real models.
+// `quantd-engine eval`, `inspect` and `probe` as a user runs them: exit
+// statuses, messages that name the flag, and the JSON fields other tools read.
+// Runs the built binary on the bootstrap's real models.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -135,6 +135,19 @@ TEST(InspectCommandTest, DescribesTheGgufModel) {
   Outcome missing = RunEngine("inspect --model /nonexistent.gguf");
   EXPECT_EQ(missing.status, 2);
   EXPECT_THAT(missing.err, HasSubstr("--model /nonexistent.gguf"));
+}
+
+TEST(ProbeCommandTest, ListsTheDevicesAndEveryBuiltInMethod) {
+  // The worker registers these; the scheduler places a job only on a
+  // worker whose engine lists its method.
+  Outcome run = RunEngine("probe");
+  ASSERT_EQ(run.status, 0) << run.err;
+  nlohmann::json probe = nlohmann::json::parse(run.out);
+  EXPECT_EQ(probe["devices"][0]["name"], "cpu");
+  EXPECT_GT(probe["host_memory_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(probe["methods"],
+            nlohmann::json::parse(
+                R"(["rtn", "smoothquant", "os", "osplus", "omniquant"])"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "worker/engine/cli/version.h"
+#include "worker/engine/methods/registry.h"
 
 namespace quantd::engine::cli {
 namespace {
@@ -33,11 +34,17 @@ nlohmann::json ProbeCapabilities() {
                          {"memory_bytes", prop->totalGlobalMem}});
     }
   }
+  // The scheduler places a job only on workers whose engine lists its
+  // method.
+  nlohmann::json methods = nlohmann::json::array();
+  for (const methods::MethodInfo& info : methods::Methods()) {
+    methods.push_back(info.name);
+  }
   return {{"engine_version", kEngineVersion},
           {"torch_version", TORCH_VERSION},
           {"host_memory_bytes", HostMemoryBytes()},
           {"devices", devices},
-          {"methods", nlohmann::json::array()}};
+          {"methods", methods}};
 }
 
 }  // namespace quantd::engine::cli
