@@ -27,6 +27,8 @@ constexpr uint32_t kDefaultEvalSeqLen = 2048;
 constexpr uint32_t kDefaultMaxAttempts = 3;
 constexpr size_t kMaxLabels = 32;
 constexpr size_t kMaxLabelChars = 63;
+constexpr int64_t kMinTimestampSeconds = -62'135'596'800;  // 0001-01-01
+constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;  // 9999-12-31
 
 absl::Status InRange(const std::string& field, int64_t value, int64_t low,
                      int64_t high) {
@@ -173,6 +175,16 @@ absl::Status CheckCalibration(JobSpec& spec, const ModelInfo& model,
   if (evaluation->seq_len() == 0) evaluation->set_seq_len(kDefaultEvalSeqLen);
   QUANTD_RETURN_IF_ERROR(
       InRange("evaluation.seq_len", evaluation->seq_len(), 8, 32768));
+  // The engine evaluates whole windows: a smaller budget than one window
+  // would fail the job at its very end, after the whole quantization.
+  if (evaluation->max_tokens() != 0 &&
+      evaluation->max_tokens() < evaluation->seq_len()) {
+    return InvalidFieldError(
+        "evaluation.max_tokens",
+        absl::StrCat("must be 0 (all) or at least evaluation.seq_len (",
+                     evaluation->seq_len(), "), got ",
+                     evaluation->max_tokens()));
+  }
   for (auto [ref, field] :
        {std::pair{&calibration->dataset(), "calibration.dataset"},
         std::pair{&evaluation->dataset(), "evaluation.dataset"}}) {
@@ -207,6 +219,23 @@ absl::Status CheckLabels(const JobSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status CheckDeadline(const google::protobuf::Timestamp& deadline,
+                           int64_t now_ms) {
+  // google.protobuf.Timestamp's range (0001-01-01 to 9999-12-31), which
+  // also keeps the milliseconds below from overflowing.
+  if (deadline.seconds() < kMinTimestampSeconds ||
+      deadline.seconds() > kMaxTimestampSeconds || deadline.nanos() < 0 ||
+      deadline.nanos() > 999'999'999) {
+    return InvalidFieldError("deadline", "is not a valid timestamp");
+  }
+  const int64_t deadline_ms =
+      deadline.seconds() * 1000 + deadline.nanos() / 1'000'000;
+  if (deadline_ms <= now_ms) {
+    return InvalidFieldError("deadline", "is already past");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckScheduling(JobSpec& spec, const ValidationContext& context) {
   QUANTD_RETURN_IF_ERROR(InRange("priority", spec.priority(), -100, 100));
   const std::string& device = spec.resources().device();
@@ -220,11 +249,7 @@ absl::Status CheckScheduling(JobSpec& spec, const ValidationContext& context) {
   QUANTD_RETURN_IF_ERROR(
       InRange("retry.max_attempts", spec.retry().max_attempts(), 1, 10));
   if (spec.has_deadline()) {
-    const int64_t deadline_ms =
-        spec.deadline().seconds() * 1000 + spec.deadline().nanos() / 1'000'000;
-    if (deadline_ms <= context.now_ms) {
-      return InvalidFieldError("deadline", "is already past");
-    }
+    QUANTD_RETURN_IF_ERROR(CheckDeadline(spec.deadline(), context.now_ms));
   }
   std::set<int> formats;
   for (int format : spec.export_formats()) {

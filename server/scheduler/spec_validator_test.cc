@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include "common/sha256.h"
 #include "common/status.h"
@@ -162,6 +165,12 @@ TEST_F(SpecValidatorTest, EachInvalidSpecNamesItsField) {
       {"short windows",
        [](JobSpec& s) { s.mutable_calibration()->set_seq_len(4); },
        "calibration.seq_len"},
+      {"evaluation budget below one window",
+       [](JobSpec& s) {
+         s.mutable_evaluation()->set_seq_len(2048);
+         s.mutable_evaluation()->set_max_tokens(512);
+       },
+       "evaluation.max_tokens"},
       {"eval equals calibration",
        [this](JobSpec& s) {
          const std::string uri =
@@ -190,6 +199,33 @@ TEST_F(SpecValidatorTest, EachInvalidSpecNamesItsField) {
   for (const Case& c : cases) {
     EXPECT_EQ(RejectedField(c.edit), c.field) << c.name;
   }
+}
+
+// Found while writing fuzz/job_spec_fuzzer (UBSan reports it on the fuzzer):
+// seconds * 1000 overflowed int64, undefined behaviour, and a far-future
+// deadline could wrap into an accepted one.
+TEST_F(SpecValidatorTest, RejectsDeadlinesOutsideTheTimestampRange) {
+  for (const auto& [seconds, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {int64_t{1} << 62, 0},
+           {std::numeric_limits<int64_t>::max(), 0},
+           {std::numeric_limits<int64_t>::min(), 0},
+           {253402300800, 0},  // 10000-01-01T00:00:00Z
+           {2'000'000'000, -1},
+           {2'000'000'000, 1'000'000'000}}) {
+    JobSpec spec = Valid();
+    spec.mutable_deadline()->set_seconds(seconds);
+    spec.mutable_deadline()->set_nanos(nanos);
+    const auto result = ValidateSpec(spec, context_);
+    ASSERT_FALSE(result.ok()) << seconds << "s " << nanos << "ns";
+    EXPECT_EQ(FieldOfError(result.status()), "deadline");
+    EXPECT_NE(result.status().message().find("not a valid timestamp"),
+              absl::string_view::npos)
+        << result.status();
+  }
+  JobSpec spec = Valid();
+  spec.mutable_deadline()->set_seconds(253402300799);  // 9999-12-31T23:59:59Z
+  spec.mutable_deadline()->set_nanos(999'999'999);
+  EXPECT_TRUE(ValidateSpec(spec, context_).ok());
 }
 
 TEST_F(SpecValidatorTest, ExplicitFieldsOverrideThePreset) {

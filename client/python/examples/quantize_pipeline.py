@@ -35,8 +35,12 @@ def parse_args(argv):
     parser.add_argument("--scheme", default="w8a8", help="quantization preset")
     parser.add_argument("--samples", type=int, default=16, help="calibration windows")
     parser.add_argument("--seq-len", type=int, default=512, help="calibration window length")
+    parser.add_argument("--eval-seq-len", type=int, default=None,
+                        help="evaluation window length (default: the "
+                             "server's, 2048 for language models)")
     parser.add_argument("--max-tokens", type=int, default=None,
-                        help="evaluate on at most this many tokens")
+                        help="evaluate on at most this many tokens (at "
+                             "least one window)")
     parser.add_argument("--upload", action="store_true",
                         help="upload the model instead of passing its path")
     parser.add_argument("--dest", default="quantized", help="artifact directory")
@@ -68,6 +72,7 @@ def run(args) -> int:
         model = client.upload(args.model) if args.upload else args.model
         job = client.submit(model=model, method="osplus", scheme=args.scheme,
                             samples=args.samples, seq_len=args.seq_len,
+                            eval_seq_len=args.eval_seq_len,
                             max_tokens=args.max_tokens,
                             labels={"pipeline": "quantize_pipeline"})
         print(f"submitted {job.id}", flush=True)

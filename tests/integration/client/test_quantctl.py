@@ -23,7 +23,8 @@ EXIT_FAILED, EXIT_CANCELLED, EXIT_REJECTED = 6, 7, 8
 
 def submit_args(*extra: str, label: str = "fake=succeed") -> list:
     return ["submit", str(model_path()), "--method", "osplus", "--scheme", "w8a8",
-            "--samples", "4", "--seq-len", "64", "--max-tokens", "1024",
+            "--samples", "4", "--seq-len", "64", "--eval-seq-len", "256",
+            "--max-tokens", "1024",
             "--label", label, *extra]
 
 

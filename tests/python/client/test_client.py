@@ -23,7 +23,8 @@ EXAMPLE = REPO / "client/python/examples/quantize_pipeline.py"
 
 def small_job(**labels) -> dict:
     return dict(model=str(model_path()), method="osplus", scheme="w8a8",
-                samples=4, seq_len=64, max_tokens=1024, labels=labels)
+                samples=4, seq_len=64, eval_seq_len=256, max_tokens=1024,
+                labels=labels)
 
 
 def test_submit_wait_and_fetch(quantd, worker, tmp_path):

@@ -222,6 +222,15 @@ void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
   };
   check_len(spec.calibration.seq_len, "calibration.seq_len");
   check_len(spec.evaluation.seq_len, "evaluation.seq_len");
+  // Checked here, before any work, rather than by the evaluation at the
+  // end of a job that has already quantized every block.
+  if (spec.evaluation.max_tokens > 0 &&
+      spec.evaluation.max_tokens < spec.evaluation.seq_len) {
+    throw SpecError("evaluation.max_tokens",
+                    c10::str("must be 0 (all) or at least evaluation.seq_len (",
+                             spec.evaluation.seq_len, "), got ",
+                             spec.evaluation.max_tokens));
+  }
   const int64_t attention = config.num_heads * config.head_dim;
   const std::pair<int64_t, const char*> dims[] = {
       {config.hidden_size, "hidden_size"},

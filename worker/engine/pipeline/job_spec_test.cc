@@ -166,6 +166,17 @@ TEST_F(JobSpecTest, ModelChecksNameTheField) {
   ValidateAgainstModel(spec, config);
   EXPECT_EQ(spec.calibration.seq_len, 2048);
   EXPECT_EQ(spec.evaluation.seq_len, 2048);
+  // A budget below one window of the default length: refused before any
+  // work, not by the evaluation after the whole quantization.
+  json["evaluation"] = {{"max_tokens", 512}};
+  spec = ParseJobSpec(json, defaults_);
+  try {
+    ValidateAgainstModel(spec, config);
+    ADD_FAILURE() << "512 evaluation tokens accepted with 2048-token windows";
+  } catch (const SpecError& error) {
+    EXPECT_EQ(error.field(), "evaluation.max_tokens");
+    EXPECT_THAT(error.what(), HasSubstr("at least evaluation.seq_len (2048)"));
+  }
 }
 
 TEST_F(JobSpecTest, CanonicalHashIgnoresSchedulingAndTracksSettings) {
