@@ -21,7 +21,8 @@
 //   weight-only schemes (the paper: LET is off for weight-only LLaMA; pass
 //   let: true for the scale-only LET it uses for weight-only OPT), shift
 //   true (only where biases absorb it, and never for weight-only runs),
-//   alpha 0.5, lwc_init 4.0, aug_loss false, bmm false.
+//   alpha 0.5, lwc_init 4.0, aug_loss false, bmm false, mixed_precision
+//   on for CUDA blocks (bfloat16 autocast) and off on CPU.
 //   Learning rates: the paper (§4.1) says LWC 5e-3 and LET 1e-2; the
 //   reference code's defaults and README say --lwc_lr 1e-2 --let_lr 5e-3,
 //   and its scripts (which produced the published numbers) use those
@@ -153,6 +154,9 @@ class OmniQuantMethod : public Method {
     training_.let_lr = params.Number("let_lr");
     training_.batch = params.Integer("train_batch");
     training_.aug_loss = params.Bool("aug_loss");
+    if (params.Has("mixed_precision")) {
+      mixed_precision_ = params.Bool("mixed_precision");
+    }
   }
 
   bool needs_fp_stream() const override { return true; }
@@ -240,8 +244,11 @@ class OmniQuantMethod : public Method {
     }
     if (!learnable || training_.epochs == 0) return figure;
     const int64_t epochs = training_.epochs;
+    TrainingOptions options = training_;
+    options.mixed_precision =
+        mixed_precision_.value_or(data.inputs.device().is_cuda());
     at::AutoGradMode grad(true);
-    trainer.Train(data, training_, [&](int64_t epoch, double mean_loss) {
+    trainer.Train(data, options, [&](int64_t epoch, double mean_loss) {
       if (!context.progress) return;
       LayerFigure progress;
       progress.name = FigureName(block, c10::str("epoch_", epoch));
@@ -283,6 +290,7 @@ class OmniQuantMethod : public Method {
   }
 
   TrainingOptions training_;
+  std::optional<bool> mixed_precision_;  // Unset: on for CUDA blocks.
   int64_t samples_;
   bool lwc_;
   std::optional<bool> let_;
@@ -343,6 +351,9 @@ MethodInfo OmniQuantMethodInfo() {
   info.params.push_back({"aug_loss", ParamType::kBool, 0, 0, false,
                          "add the MSE to the FP block on the quantized "
                          "stream"});
+  info.params.push_back({"mixed_precision", ParamType::kBool, 0, 0, nullptr,
+                         "bfloat16 autocast for the training forwards "
+                         "(default: on for CUDA, off for CPU)"});
   info.params.push_back({"bmm", ParamType::kBool, 0, 0, false,
                          "also quantize Q, K and V per (head, token), as "
                          "the reference's W4A4/W6A6 runs do"});

@@ -1,5 +1,6 @@
 #include "worker/engine/methods/omniquant_trainer.h"
 
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/util/StringUtil.h>
 
@@ -15,6 +16,35 @@ namespace {
 constexpr double kBeta1 = 0.9;
 constexpr double kBeta2 = 0.999;
 constexpr double kEpsilon = 1e-8;
+
+// bfloat16 autocast on one device type for the scope's lifetime; restores
+// the previous state (and drops the cast cache) when it ends.
+class AutocastScope {
+ public:
+  AutocastScope(at::DeviceType device, bool enabled)
+      : device_(device), enabled_(enabled) {
+    if (!enabled_) return;
+    was_enabled_ = at::autocast::is_autocast_enabled(device_);
+    was_dtype_ = at::autocast::get_autocast_dtype(device_);
+    at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(device_, true);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(device_, was_enabled_);
+    at::autocast::set_autocast_dtype(device_, was_dtype_);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  at::DeviceType device_;
+  bool enabled_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
 
 }  // namespace
 
@@ -159,8 +189,14 @@ std::vector<double> BlockTrainer::Train(const TrainingData& data,
     int64_t steps = 0;
     for (int64_t begin = 0; begin < samples; begin += options.batch) {
       let_.Truncate();
-      const at::Tensor loss =
-          Loss(data, begin, std::min(begin + options.batch, samples), rounding);
+      at::Tensor loss;
+      {
+        AutocastScope autocast(data.inputs.device().type(),
+                               options.mixed_precision);
+        loss = Loss(data, begin, std::min(begin + options.batch, samples),
+                    rounding)
+                   .to(at::kFloat);
+      }
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
         throw MethodError(c10::str("OmniQuant, block ", block_.prefix(),

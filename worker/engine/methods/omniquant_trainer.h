@@ -7,8 +7,11 @@
 // (the reference does not shuffle, so there is no randomness: the result
 // depends only on the block's inputs and the options).
 //
-// Arithmetic is float32 on the block's device. The reference trains under
-// fp16 autocast with a loss scaler on GPUs; this trainer does not (yet).
+// Arithmetic is float32 unless TrainingOptions.mixed_precision: then the
+// training forwards run under bfloat16 autocast on the block's device type
+// (the reference uses fp16 autocast with a loss scaler on GPUs; bfloat16
+// has float32's exponent range, so no scaler is needed). The parameters,
+// the optimizer state, the loss and the fused result stay float32.
 //
 // Ownership: refers to the block, transform, clippings and context cache it
 // is given (they must outlive it); its hooks point into the trainer, so the
@@ -37,6 +40,8 @@ struct TrainingOptions {
   // Samples per optimizer step (the last step of an epoch may have fewer).
   int64_t batch = 1;
   bool aug_loss = false;
+  // bfloat16 autocast for the training forwards (see above).
+  bool mixed_precision = false;
 };
 
 // One block's training set, each [N, T, C] on the block's device.
