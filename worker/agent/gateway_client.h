@@ -23,6 +23,9 @@ struct GatewayClientOptions {
   std::string auth_token;
   // Deadline of unary calls. Default 30 s.
   absl::Duration rpc_timeout = absl::Seconds(30);
+  // Names the scheduler in log lines and errors, address and transport
+  // included (DescribeSchedulerChannel). Default "quantd".
+  std::string target = "quantd";
 };
 
 // grpc::Status -> absl::Status (the codes are the same numbers).

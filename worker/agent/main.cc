@@ -8,15 +8,16 @@
 #include <iostream>
 #include <memory>
 #include <thread>
+#include <utility>
 
 #include "CLI/CLI.hpp"
 #include "common/config.h"
 #include "common/config_flags.h"
 #include "common/logging.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "common/status.h"
 #include "prometheus/registry.h"
 #include "worker/agent/capabilities.h"
+#include "worker/agent/channel_credentials.h"
 #include "worker/agent/child_process.h"
 #include "worker/agent/gateway_client.h"
 #include "worker/agent/job_workspace.h"
@@ -88,6 +89,18 @@ void PrepareHost(const std::string& work_root, spdlog::logger& log) {
   }
 }
 
+// The channel to quantd and its description for log lines.
+absl::StatusOr<std::pair<std::shared_ptr<grpc::Channel>, std::string>>
+SchedulerChannel(const quantd::Config& config) {
+  const std::string& address = config.GetString("scheduler");
+  QUANTD_ASSIGN_OR_RETURN(quantd::agent::ChannelTlsOptions tls,
+                          quantd::agent::TlsOptionsFromConfig(config));
+  QUANTD_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                          quantd::agent::CreateSchedulerChannel(address, tls));
+  return std::make_pair(std::move(channel),
+                        quantd::agent::DescribeSchedulerChannel(address, tls));
+}
+
 int RunWorker(const quantd::Config& config, quantd::LoggerFactory& logs) {
   auto log = logs.Get("worker");
   auto options =
@@ -96,6 +109,12 @@ int RunWorker(const quantd::Config& config, quantd::LoggerFactory& logs) {
     log->error("{}", options.status().ToString());
     return 2;
   }
+  auto channel = SchedulerChannel(config);
+  if (!channel.ok()) {
+    log->error("{}", channel.status().ToString());
+    return 2;
+  }
+  log->info("scheduler: {}", channel->second);
   PrepareHost(options->runner.work_root, *log);
   auto capabilities = quantd::agent::ProbeEngine(options->runner.engine_path,
                                                  absl::Seconds(120));
@@ -114,10 +133,10 @@ int RunWorker(const quantd::Config& config, quantd::LoggerFactory& logs) {
   if (*metrics_server)
     log->info("metrics on port {}", (*metrics_server)->port());
   quantd::agent::GatewayClient client(
-      grpc::CreateChannel(config.GetString("scheduler"),
-                          grpc::InsecureChannelCredentials()),
+      std::move(channel->first),
       {.auth_token = config.GetString("token"),
-       .rpc_timeout = absl::Seconds(config.GetDouble("rpc-timeout-seconds"))});
+       .rpc_timeout = absl::Seconds(config.GetDouble("rpc-timeout-seconds")),
+       .target = std::move(channel->second)});
   Worker worker(*std::move(options), *std::move(capabilities), client, &metrics,
                 DeviceMemoryProbe(config.GetString("nvidia-smi"), *log), log);
   return Serve(worker, log);

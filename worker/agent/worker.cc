@@ -65,10 +65,14 @@ absl::Status Worker::Register() {
                  response.lease_timeout_seconds());
       return absl::OkStatus();
     }
+    const std::string& target = client_.options().target;
     if (!IsRetryable(status) && !stop_.HasBeenNotified()) {
-      return Annotate(status, "RegisterWorker");
+      return Annotate(status, absl::StrCat("RegisterWorker with ", target));
     }
-    log_->warn("RegisterWorker failed, retrying: {}", status.ToString());
+    // Under TLS a failed handshake is only UNAVAILABLE: naming the address
+    // and the transport is what tells the operator where to look.
+    log_->warn("RegisterWorker with {} failed, retrying: {}", target,
+               status.ToString());
     backoff.Wait(&stop_);
   }
   return absl::OkStatus();
@@ -114,7 +118,8 @@ absl::Status Worker::Run() {
     } else if (!IsRetryable(status)) {
       result = Annotate(status, "LeaseJob");
     } else {
-      log_->warn("LeaseJob failed, retrying: {}", status.ToString());
+      log_->warn("LeaseJob from {} failed, retrying: {}",
+                 client_.options().target, status.ToString());
       backoff.Wait(&stop_);
     }
   }

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
@@ -54,6 +56,19 @@ ConfigSchema WorkerConfigSchema() {
       .AddString("nvidia-smi", "nvidia-smi",
                  "nvidia-smi for device memory in use (empty or \"off\": "
                  "not queried)")
+      .AddBool("tls.enabled", false,
+               "use TLS to quantd (implied by tls.ca, tls.cert, tls.key)")
+      .AddString("tls.ca", "",
+                 "PEM CA bundle that signed quantd's certificate (empty: "
+                 "the system roots)")
+      .AddString("tls.cert", "",
+                 "PEM client certificate for quantd's mutual TLS (needs "
+                 "tls.key)")
+      .AddString("tls.key", "",
+                 "PEM private key of tls.cert, unencrypted (needs tls.cert)")
+      .AddString("tls.server_name", "",
+                 "host name expected in quantd's certificate (empty: the "
+                 "host of --scheduler)")
       .AddString("log.format", "text", "log format", {"text", "json"})
       .AddString("log.levels", "info", "log levels, e.g. info,worker=debug");
   return schema;
@@ -85,7 +100,51 @@ absl::StatusOr<std::vector<std::string>> EngineArgs(const Config& config) {
   return args;
 }
 
+// A DNS name or IP address: 1..253 characters of [A-Za-z0-9.:-] (':' for
+// IPv6), not starting with '-' or '.'.
+bool IsHostName(const std::string& name) {
+  if (name.empty() || name.size() > 253 || name[0] == '-' || name[0] == '.') {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '-' || c == ':';
+  });
+}
+
 }  // namespace
+
+absl::StatusOr<ChannelTlsOptions> TlsOptionsFromConfig(const Config& config) {
+  ChannelTlsOptions tls;
+  tls.ca_file = config.GetString("tls.ca");
+  tls.cert_file = config.GetString("tls.cert");
+  tls.key_file = config.GetString("tls.key");
+  tls.server_name = config.GetString("tls.server_name");
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return InvalidFieldError(tls.cert_file.empty() ? "tls.cert" : "tls.key",
+                             "a client certificate needs both tls.cert and "
+                             "tls.key");
+  }
+  const bool has_files = !tls.ca_file.empty() || !tls.cert_file.empty();
+  if (has_files && !config.GetBool("tls.enabled") &&
+      config.SourceOf("tls.enabled") != "default") {
+    return InvalidFieldError("tls.enabled",
+                             "is false but tls.ca or tls.cert is set");
+  }
+  tls.enabled = config.GetBool("tls.enabled") || has_files;
+  if (!tls.server_name.empty()) {
+    if (!tls.enabled) {
+      return InvalidFieldError("tls.server_name",
+                               "needs TLS (tls.enabled, tls.ca or tls.cert)");
+    }
+    if (!IsHostName(tls.server_name)) {
+      return InvalidFieldError(
+          "tls.server_name",
+          absl::StrCat("\"", tls.server_name, "\" is not a host name"));
+    }
+  }
+  return tls;
+}
 
 absl::StatusOr<WorkerOptions> WorkerOptionsFromConfig(
     const Config& config, const std::string& hostname) {

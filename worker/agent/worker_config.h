@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "worker/agent/channel_credentials.h"
 #include "worker/agent/worker.h"
 
 namespace quantd::agent {
@@ -16,7 +17,8 @@ namespace quantd::agent {
 // max-concurrent-jobs, lease-wait-seconds, heartbeat-seconds,
 // cancel-grace-seconds, rpc-timeout-seconds, engine-max-address-space-bytes,
 // engine-max-open-files, keep-failed-work-dirs, metrics-listen,
-// nvidia-smi, log.format, log.levels.
+// nvidia-smi, tls.enabled, tls.ca, tls.cert, tls.key, tls.server_name,
+// log.format, log.levels.
 ConfigSchema WorkerConfigSchema();
 
 // WorkerOptions from a Config loaded with WorkerConfigSchema(). An empty
@@ -24,6 +26,15 @@ ConfigSchema WorkerConfigSchema();
 // InvalidArgument naming the key.
 [[nodiscard]] absl::StatusOr<WorkerOptions> WorkerOptionsFromConfig(
     const Config& config, const std::string& hostname);
+
+// The TLS settings of the channel to quantd. TLS is on when tls.enabled or
+// any of tls.ca, tls.cert, tls.key is set. InvalidArgument naming the key
+// for a client certificate without its key (or the reverse), tls.enabled
+// given as false next to TLS files, a tls.server_name without TLS or one
+// that is not a host name. The files are read later, by
+// CreateSchedulerChannel.
+[[nodiscard]] absl::StatusOr<ChannelTlsOptions> TlsOptionsFromConfig(
+    const Config& config);
 
 // This machine's hostname, or "worker" when it has none.
 std::string Hostname();

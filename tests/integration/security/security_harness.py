@@ -1,8 +1,9 @@
 """Real processes and real credentials for the security tests: a PKI made
 with the openssl command-line tool (CAs, a server certificate for
 127.0.0.1/localhost, worker client certificates), a token file with
-sha256-hashed tokens, a quantd process with any flags, gRPC stubs over
-plaintext or TLS, and readers for quantd's audit log.
+sha256-hashed tokens, a quantd process with any flags, a quantd-worker
+process running the fake engine, gRPC stubs over plaintext or TLS, and
+readers for quantd's audit log.
 
 Nothing here skips: a missing binary or a failing openssl call fails the
 test.
@@ -284,3 +285,69 @@ def lease(stubs: Stubs, token: Optional[str], worker_id: str):
         worker_pb2.LeaseJobRequest(worker_id=worker_id, wait_seconds=0),
         metadata=bearer(token), timeout=30)
     return response.lease if response.HasField("lease") else None
+
+
+# -- quantd-worker ----------------------------------------------------------
+
+FAKE_ENGINE = REPO / "worker/agent/testdata/fake_engine.py"
+
+
+class Worker:
+    """A quantd-worker process running the fake engine (jobs take
+    milliseconds) against quantd at `address`, with any extra flags."""
+
+    def __init__(self, scratch: Path, address: str, args: Sequence[str] = (),
+                 worker_id: str = "sec-worker"):
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.log_path = scratch / "worker.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [str(binary("QUANTD_WORKER", "worker/agent/quantd-worker")),
+             f"--scheduler={address}", f"--worker-id={worker_id}",
+             f"--engine={FAKE_ENGINE}", f"--work-dir={scratch / 'work'}",
+             "--lease-wait-seconds=1", "--rpc-timeout-seconds=10",
+             "--metrics-listen=off", "--nvidia-smi=off", *args],
+            stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 30.0) -> str:
+        """The first log line containing `text`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log().splitlines():
+                if text in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {text!r}:\n{self.log()}")
+            time.sleep(0.05)
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def wait_for_state(stubs: Stubs, token: str, job_id: str,
+                   states: Sequence[int], timeout: float = 60.0) -> types_pb2.Job:
+    """Polls GetJob until the job reaches one of `states`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = stubs.jobs.GetJob(jobs_pb2.GetJobRequest(id=job_id),
+                                metadata=bearer(token), timeout=10)
+        if job.state in states:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} stuck in {job.state}")
+        time.sleep(0.1)
