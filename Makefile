@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test test-long demo sanitize format clean
+.PHONY: all bootstrap configure build test test-long demo sanitize tsan format clean
 
 all: build
 
@@ -30,13 +30,35 @@ test-long: build
 demo: build
 	@scripts/demo $(BUILD)
 
-# Unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The tests that exist without the engine (unit, integration, Python, the
+# fuzz corpus replays) under AddressSanitizer + UndefinedBehaviorSanitizer,
+# built by clang-14 with libFuzzer's instrumentation as well, so that
+# `BUILD=build-asan scripts/fuzz` runs the fuzzers from the same build.
+ASAN_BUILD ?= build-asan
+SANITIZER_CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DQUANTD_BUILD_ENGINE=OFF -DQUANTD_BUILD_BENCH=OFF
 sanitize:
-	@$(MAKE) --no-print-directory test BUILD=build-asan \
-	  CMAKE_FLAGS="-DQUANTD_SANITIZE=ON -DQUANTD_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
+	@cmake -S . -B $(ASAN_BUILD) $(SANITIZER_CMAKE_FLAGS) \
+	  -DQUANTD_SANITIZE=ON -DQUANTD_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The scheduler and store unit tests under ThreadSanitizer.
+TSAN_BUILD ?= build-tsan
+TSAN_TESTS = quantd_scheduler_test quantd_store_test
+tsan:
+	@cmake -S . -B $(TSAN_BUILD) $(SANITIZER_CMAKE_FLAGS) \
+	  -DQUANTD_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TESTS)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure \
+	  -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
 format:
 	@git ls-files '*.h' '*.cc' '*.cu' | xargs clang-format -i
 
 clean:
-	@rm -rf $(BUILD) build-asan
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

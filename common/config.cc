@@ -28,7 +28,13 @@ absl::Status FlattenYaml(const YAML::Node& node, const std::string& prefix,
                          const std::string& file,
                          std::map<std::string, std::string>* out) {
   for (const auto& entry : node) {
-    const std::string key = entry.first.as<std::string>();
+    // as<std::string>() would throw for a list or map used as a key.
+    if (!entry.first.IsScalar()) {
+      return InvalidFieldError(
+          prefix.empty() ? "config" : prefix,
+          absl::StrCat("in ", file, ": keys must be plain names"));
+    }
+    const std::string key = entry.first.Scalar();
     const std::string name = prefix.empty() ? key : prefix + "." + key;
     const YAML::Node& value = entry.second;
     if (value.IsMap()) {

@@ -99,6 +99,22 @@ TEST(ConfigTest, MalformedFileIsInvalidArgument) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Found while writing fuzz/worker_config_fuzzer (which reproduces it): a
+// list or map as a key threw YAML::TypedBadConversion out of Config::Load,
+// and quantd or quantd-worker died in std::terminate.
+TEST(ConfigTest, NonScalarKeysAreInvalidArgument) {
+  for (const char* text :
+       {"{[a]: 1}\n", "? {a: 1}\n: x\n", "log:\n  [levels]: info\n"}) {
+    const std::string file = WriteFile(text);
+    auto config = Config::Load(TestSchema(), {}, FakeEnv({}), file);
+    std::remove(file.c_str());
+    ASSERT_FALSE(config.ok()) << text;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(config.status().message(),
+                HasSubstr("keys must be plain names"));
+  }
+}
+
 TEST(ConfigTest, DashesAndUnderscoresNameTheSameKey) {
   ConfigSchema schema;
   schema.AddString("data_dir", "/var/lib/quantd", "data");

@@ -68,7 +68,11 @@ absl::StatusOr<TokenEntry> ParseEntry(const YAML::Node& node,
       continue;
     }
     if (!value.IsScalar()) {
-      return EntryError(source, id, absl::StrCat(key, " must be a scalar"));
+      // Cut like an unknown key: a misindented entry makes a whole token
+      // hash the key here, and errors never print one.
+      return EntryError(
+          source, id,
+          absl::StrCat("\"", key.substr(0, 32), "\" must be a scalar"));
     }
     if (key == "tenant") {
       entry.tenant = value.Scalar();

@@ -98,7 +98,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"tokens: {" + kHash + ": {tenant: a, roles: [read]}, " + kHash +
                     ": {tenant: b, roles: [read]}}",
                 "listed twice"},
-        BadCase{"tokens: {a: [", "not YAML or JSON"}));
+        BadCase{"tokens: {a: [", "not YAML or JSON"},
+        // Found by fuzz/token_file_fuzzer: a misindented entry nested in
+        // another one was named in full.
+        BadCase{OneToken("    tenant: a\n    roles: [read]\n    \"" + kHash +
+                         "\":\n      tenant: b\n      roles: [read]\n"),
+                "must be a scalar"}));
 
 TEST(TokenTableTest, ErrorsNameTheTokenId) {
   auto table =

@@ -1,0 +1,4 @@
+
+file://@/tiny	omniquant
+w4a42mse*@R
+cuda
