@@ -91,8 +91,15 @@ absl::StatusOr<ModelInfo> InspectDirectory(const fs::path& dir,
       Dimension(config, {"num_hidden_layers", "num_layers", "n_layer"}, field));
   QUANTD_ASSIGN_OR_RETURN(info.vocab_size,
                           Dimension(config, {"vocab_size"}, field));
-  const std::string model_type = config.value("model_type", std::string());
-  info.is_encoder = model_type == "bert" || model_type == "roberta";
+  // Not config.value(): it throws when the key holds another type.
+  const auto model_type = config.find("model_type");
+  if (model_type != config.end() && !model_type->is_null() &&
+      !model_type->is_string()) {
+    return InvalidFieldError(field,
+                             "config.json \"model_type\" must be a string");
+  }
+  info.is_encoder = model_type != config.end() && model_type->is_string() &&
+                    (*model_type == "bert" || *model_type == "roberta");
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();

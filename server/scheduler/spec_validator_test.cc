@@ -272,6 +272,38 @@ TEST_F(SpecValidatorTest, MalformedConfigJsonIsRejected) {
       "model.uri");
 }
 
+// Found by fuzz/model_config_fuzzer: a model_type that is not a string threw
+// nlohmann's type_error out of InspectModel, which ended quantd
+// (std::terminate) on a tenant's submission.
+TEST_F(SpecValidatorTest, NonStringModelTypeIsRejected) {
+  for (const char* model_type : {"12", "[\"bert\"]", "{}", "true"}) {
+    testing_util::WriteFile(
+        root_ / "typed/config.json",
+        std::string("{\"model_type\": ") + model_type +
+            ", \"hidden_size\": 64, \"intermediate_size\": 128}");
+    const auto result = ValidateSpec(
+        [this] {
+          JobSpec spec = Valid();
+          spec.mutable_model()->set_uri("file://" + (root_ / "typed").string());
+          return spec;
+        }(),
+        context_);
+    ASSERT_FALSE(result.ok()) << model_type;
+    EXPECT_EQ(FieldOfError(result.status()), "model.uri");
+    EXPECT_NE(result.status().message().find("\"model_type\" must be a string"),
+              absl::string_view::npos)
+        << result.status();
+  }
+  // null counts as absent, as for the dimensions.
+  testing_util::WriteFile(root_ / "typed/config.json",
+                          "{\"model_type\": null, \"hidden_size\": 64}");
+  EXPECT_EQ(
+      RejectedField([this](JobSpec& s) {
+        s.mutable_model()->set_uri("file://" + (root_ / "typed").string());
+      }),
+      "");
+}
+
 TEST_F(SpecValidatorTest, EstimateGrowsWithCalibrationSize) {
   auto small = ValidateSpec(Valid(), context_);
   JobSpec big_spec = Valid();
