@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test test-long demo sanitize tsan format clean
+.PHONY: all bootstrap configure build test test-long demo sanitize sanitize-engine-io tsan format clean
 
 all: build
 
@@ -46,6 +46,18 @@ sanitize:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# The engine's file readers (safetensors, GGUF, config.json; the crafted
+# malformed files of worker/engine/io) under AddressSanitizer +
+# UndefinedBehaviorSanitizer: gcc, since LibTorch is a gcc build.
+IO_ASAN_BUILD ?= build-io-asan
+sanitize-engine-io: bootstrap
+	@cmake -S . -B $(IO_ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DQUANTD_SANITIZE=ON -DQUANTD_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(IO_ASAN_BUILD) -j $(JOBS) --target quantd_engine_io_test
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(IO_ASAN_BUILD) --output-on-failure -R '^quantd_engine_io_test$$'
+
 # The scheduler and store unit tests under ThreadSanitizer.
 TSAN_BUILD ?= build-tsan
 TSAN_TESTS = quantd_scheduler_test quantd_store_test
@@ -61,4 +73,4 @@ format:
 	@git ls-files '*.h' '*.cc' '*.cu' | xargs clang-format -i
 
 clean:
-	@rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(IO_ASAN_BUILD) $(TSAN_BUILD)
