@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test test-long demo sanitize sanitize-engine-io tsan format clean
+.PHONY: all bootstrap configure build test test-long demo sanitize sanitize-quick sanitize-engine-io tsan format clean
 
 all: build
 
@@ -45,6 +45,25 @@ sanitize:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The cheap sanitizer pass for every CI run, in the clang build that
+# scripts/fuzz uses (one build for both): the unit tests of the parsers,
+# auth, scheduler, store and worker agent plus the fuzz corpus replays under
+# ASan + UBSan, then every fuzzer for FUZZ_SECONDS (default 10).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
+QUICK_SANITIZE_TESTS = quantd_common_test quantd_auth_test \
+  quantd_scheduler_test quantd_store_test quantd_worker_agent_test
+sanitize-quick:
+	@cmake -S . -B $(FUZZ_BUILD) $(SANITIZER_CMAKE_FLAGS) \
+	  -DQUANTD_SANITIZE=ON -DQUANTD_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) \
+	  --target $(QUICK_SANITIZE_TESTS) fuzz_replays
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j $(JOBS) \
+	  -R '^($(subst $(eval) ,|,$(QUICK_SANITIZE_TESTS))|fuzz_.*)$$'
+	@BUILD=$(FUZZ_BUILD) JOBS=$(JOBS) scripts/fuzz $(FUZZ_SECONDS)
 
 # The engine's file readers (safetensors, GGUF, config.json; the crafted
 # malformed files of worker/engine/io) under AddressSanitizer +
