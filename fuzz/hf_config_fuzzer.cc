@@ -22,12 +22,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const io::FormatError&) {
     // The expected outcome for a bad config.
-  } catch (const nlohmann::json::out_of_range& error) {
-    // TODO(#9): ParseJsonStrict (worker/engine/io/json_util.cc) lets a
-    // number that overflows a double ("1e999", error 406) escape as
-    // nlohmann's out_of_range instead of FormatError; tolerated here only
-    // until it is fixed, so that fuzzing goes on past it.
-    if (error.id != 406) throw;
   }
   return 0;
 }

@@ -193,6 +193,16 @@ TEST(HfConfigTest, RejectsMalformedJson) {
                 HasSubstr("dir/config.json: config is not valid JSON"));
   }
   try {
+    // Found by fuzz/hf_config: a number past a double's range escaped as
+    // nlohmann's out_of_range.
+    ParseHfConfig(R"({"model_type": "llama", "hidden_size": 1e999})",
+                  "dir/config.json");
+    FAIL();
+  } catch (const FormatError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("dir/config.json: config is not valid "
+                                        "JSON (a number is out of range)"));
+  }
+  try {
     ParseHfConfig(R"({"model_type": "llama", "model_type": "opt"})",
                   "dir/config.json");
     FAIL();

@@ -36,6 +36,12 @@ StrictJson ParseJsonStrict(std::string_view text,
     throw FormatError::ForFile(file, std::string(what) +
                                          " is not valid JSON (error at byte " +
                                          std::to_string(error.byte) + ")");
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number past a double's range ("1e999") is rejected by nlohmann with
+    // out_of_range rather than parse_error; it is still malformed input.
+    throw FormatError::ForFile(
+        file,
+        std::string(what) + " is not valid JSON (a number is out of range)");
   }
 }
 
