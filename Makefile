@@ -92,4 +92,4 @@ format:
 	@git ls-files '*.h' '*.cc' '*.cu' | xargs clang-format -i
 
 clean:
-	@rm -rf $(BUILD) $(ASAN_BUILD) $(IO_ASAN_BUILD) $(TSAN_BUILD)
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(IO_ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

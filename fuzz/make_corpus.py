@@ -6,7 +6,9 @@ the integration tests submit. Seeds stay small (the whole corpus under
 
   PYTHONPATH=build/python python3 fuzz/make_corpus.py   # needs the stubs
 
-The output is committed; run this only to change the seeds."""
+The output is committed; run this only to change the seeds. Files named
+regression_* are inputs that once crashed a parser (see docs/SECURITY.md);
+they are added by hand and this script leaves them alone."""
 
 from __future__ import annotations
 
