@@ -1,8 +1,6 @@
 #include "server/auth/tls_credentials.h"
 
 #include <fcntl.h>
-#include <openssl/bio.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,11 +8,11 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/pem.h"
 #include "common/status.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
@@ -23,44 +21,9 @@ namespace {
 
 // How often the provider polls the staged files, seconds.
 constexpr unsigned kRefreshSeconds = 1;
-constexpr size_t kMaxPemBytes = 1u << 20;
-
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-
-// Refuses to prompt for a passphrase: encrypted keys are not supported.
-int NoPassword(char*, int, int, void*) { return 0; }
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* key) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return InvalidFieldError(key, absl::StrCat("cannot read ", path));
-  std::string text(kMaxPemBytes + 1, '\0');
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(file.gcount()));
-  if (text.size() > kMaxPemBytes) {
-    return InvalidFieldError(key, absl::StrCat(path, " is over 1 MiB"));
-  }
-  return text;
-}
-
-absl::StatusOr<std::vector<Cert>> ParseCerts(const std::string& pem,
-                                             const char* key) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::vector<Cert> certs;
-  while (X509* cert =
-             PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr)) {
-    certs.emplace_back(cert);
-  }
+absl::StatusOr<std::vector<PemCertificate>> ParseCerts(const std::string& pem,
+                                                       const char* key) {
+  std::vector<PemCertificate> certs = ParsePemCertificates(pem);
   if (certs.empty()) return InvalidFieldError(key, "no PEM certificate");
   return certs;
 }
@@ -80,8 +43,7 @@ std::string SubjectOf(const X509* cert) {
 }
 
 absl::Status CheckKey(const std::string& pem, X509* leaf) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
+  PemPrivateKey key = ParsePemPrivateKey(pem);
   if (key == nullptr) {
     return InvalidFieldError("tls.key_file", "no unencrypted PEM private key");
   }
@@ -133,10 +95,10 @@ absl::Status CheckOptions(const TlsOptions& options) {
 absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsOptions& options,
                                             absl::Time now) {
   QUANTD_ASSIGN_OR_RETURN(std::string chain,
-                          ReadPem(options.cert_file, "tls.cert_file"));
+                          ReadPemFile(options.cert_file, "tls.cert_file"));
   QUANTD_ASSIGN_OR_RETURN(std::string key,
-                          ReadPem(options.key_file, "tls.key_file"));
-  QUANTD_ASSIGN_OR_RETURN(std::vector<Cert> certs,
+                          ReadPemFile(options.key_file, "tls.key_file"));
+  QUANTD_ASSIGN_OR_RETURN(std::vector<PemCertificate> certs,
                           ParseCerts(chain, "tls.cert_file"));
   TlsMaterial material;
   material.subject = SubjectOf(certs.front().get());
@@ -151,7 +113,7 @@ absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsOptions& options,
   if (!options.client_ca_file.empty()) {
     QUANTD_ASSIGN_OR_RETURN(
         material.client_ca_pem,
-        ReadPem(options.client_ca_file, "tls.client_ca_file"));
+        ReadPemFile(options.client_ca_file, "tls.client_ca_file"));
     QUANTD_RETURN_IF_ERROR(
         ParseCerts(material.client_ca_pem, "tls.client_ca_file").status());
   }

@@ -1,15 +1,13 @@
 #include "worker/agent/channel_credentials.h"
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/pem.h"
 #include "common/status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -17,55 +15,11 @@
 namespace quantd::agent {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-
-// Refuses to prompt for a passphrase: encrypted keys are not supported.
-int NoPassword(char*, int, int, void*) { return 0; }
-
-Bio MemoryBio(const std::string& text) {
-  return Bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* key) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return InvalidFieldError(key, absl::StrCat("cannot read ", path));
-  }
-  std::string text(kMaxPemFileBytes + 1, '\0');
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (file.bad()) {
-    return InvalidFieldError(key, absl::StrCat("cannot read ", path));
-  }
-  text.resize(static_cast<size_t>(file.gcount()));
-  if (text.size() > kMaxPemFileBytes) {
-    return InvalidFieldError(key, absl::StrCat(path, " is over 1 MiB"));
-  }
-  return text;
-}
-
 // The certificates of a PEM bundle, leaf (or first CA) first. gRPC would
 // only fail at the first handshake, naming neither the key nor the file.
-absl::StatusOr<std::vector<Cert>> ParseCertificates(const std::string& pem,
-                                                    const char* key,
-                                                    const std::string& path) {
-  Bio bio = MemoryBio(pem);
-  std::vector<Cert> certs;
-  while (X509* cert =
-             PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr)) {
-    certs.emplace_back(cert);
-  }
-  ERR_clear_error();
+absl::StatusOr<std::vector<PemCertificate>> ParseCertificates(
+    const std::string& pem, const char* key, const std::string& path) {
+  std::vector<PemCertificate> certs = ParsePemCertificates(pem);
   if (certs.empty()) {
     return InvalidFieldError(key,
                              absl::StrCat(path, " holds no PEM certificate"));
@@ -78,16 +32,14 @@ absl::Status CheckClientIdentity(const ChannelTlsOptions& tls,
                                  const std::string& chain_pem,
                                  const std::string& key_pem) {
   QUANTD_ASSIGN_OR_RETURN(
-      std::vector<Cert> chain,
+      std::vector<PemCertificate> chain,
       ParseCertificates(chain_pem, "tls.cert", tls.cert_file));
   if (X509_cmp_current_time(X509_get0_notAfter(chain.front().get())) <= 0) {
     return InvalidFieldError(
         "tls.cert",
         absl::StrCat("the certificate in ", tls.cert_file, " has expired"));
   }
-  Bio bio = MemoryBio(key_pem);
-  Key key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
-  ERR_clear_error();
+  PemPrivateKey key = ParsePemPrivateKey(key_pem);
   if (key == nullptr) {
     return InvalidFieldError(
         "tls.key",
@@ -115,15 +67,16 @@ MakeChannelCredentials(const ChannelTlsOptions& tls) {
   }
   grpc::SslCredentialsOptions ssl;
   if (!tls.ca_file.empty()) {
-    QUANTD_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(tls.ca_file, "tls.ca"));
+    QUANTD_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                            ReadPemFile(tls.ca_file, "tls.ca"));
     QUANTD_RETURN_IF_ERROR(
         ParseCertificates(ssl.pem_root_certs, "tls.ca", tls.ca_file).status());
   }
   if (!tls.cert_file.empty()) {
     QUANTD_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
-                            ReadPem(tls.cert_file, "tls.cert"));
+                            ReadPemFile(tls.cert_file, "tls.cert"));
     QUANTD_ASSIGN_OR_RETURN(ssl.pem_private_key,
-                            ReadPem(tls.key_file, "tls.key"));
+                            ReadPemFile(tls.key_file, "tls.key"));
     QUANTD_RETURN_IF_ERROR(
         CheckClientIdentity(tls, ssl.pem_cert_chain, ssl.pem_private_key));
   }

@@ -31,9 +31,6 @@ struct ChannelTlsOptions {
   std::string server_name;
 };
 
-// Largest PEM file read.
-inline constexpr size_t kMaxPemFileBytes = 1u << 20;
-
 // Channel credentials for `tls`: insecure when not enabled, otherwise SSL
 // credentials from the files, checked first so that a mistake stops the
 // worker at start rather than failing every handshake: InvalidArgument

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/pem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
