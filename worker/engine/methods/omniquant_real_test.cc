@@ -18,6 +18,7 @@
 #include "worker/engine/methods/methods_test_util.h"
 #include "worker/engine/methods/omniquant_let.h"
 #include "worker/engine/methods/omniquant_trainer.h"
+#include "worker/engine/methods/real_block_test_util.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/quant/scheme.h"
 
@@ -26,39 +27,16 @@ namespace {
 
 using testing::RelativeError;
 
-constexpr char kText[] =
-    "The tower is 324 metres tall, about the same height as an 81-storey "
-    "building, and the tallest structure in Paris. Its base is square, "
-    "measuring 125 metres on each side. During its construction, the Eiffel "
-    "Tower surpassed the Washington Monument to become the tallest man-made "
-    "structure in the world.";
-
-std::filesystem::path ModelPath(const char* relative) {
-  const char* root = std::getenv("QUANTD_SOURCE_DIR");
-  std::filesystem::path path =
-      std::filesystem::path(root ? root : ".") / "models" / relative;
-  if (!std::filesystem::exists(path)) {
-    ADD_FAILURE() << path << " is missing: run scripts/bootstrap";
-  }
-  return path;
-}
-
 // Trains LET (and LWC) on block `index` for a few steps, fuses the
 // transformation and returns the FP block's relative output change.
 double FusedError(const char* relative, int64_t index, size_t* pair_count) {
-  model::LoadedModel loaded = model::LoadModel(ModelPath(relative), {});
-  const model::Model& m = *loaded.model;
-  std::vector<int32_t> ids = loaded.tokenizer->Encode(kText, false);
-  at::Tensor tokens =
-      at::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
   at::NoGradGuard no_grad;
-  at::Tensor input = m.Embed(tokens, m.MakeContext(tokens));
-  const model::ForwardContext context = m.MakeContext(tokens);
-  for (int64_t i = 0; i < index; ++i) {
-    input = m.LoadBlock(i)->Forward(input, context);
-  }
-  auto block = m.LoadBlock(index);
-  ContextCache contexts(m, tokens.size(1));
+  testing::RealBlock real = testing::LoadRealBlock(relative, index);
+  const model::Model& m = *real.loaded.model;
+  const at::Tensor& input = real.input;
+  const model::ForwardContext& context = real.context;
+  std::unique_ptr<model::Block>& block = real.block;
+  ContextCache contexts(m, input.size(1));
   const at::Tensor before = block->Forward(input, context);
 
   const quant::QuantScheme scheme = quant::ParseScheme("w4a4");

@@ -13,6 +13,7 @@
 #include "worker/engine/methods/equivalent_transform.h"
 #include "worker/engine/methods/methods_test_util.h"
 #include "worker/engine/methods/osplus_search.h"
+#include "worker/engine/methods/real_block_test_util.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/quant/scheme.h"
 
@@ -21,46 +22,8 @@ namespace {
 
 using testing::RelativeError;
 
-constexpr char kText[] =
-    "The tower is 324 metres tall, about the same height as an 81-storey "
-    "building, and the tallest structure in Paris. Its base is square, "
-    "measuring 125 metres on each side. During its construction, the Eiffel "
-    "Tower surpassed the Washington Monument to become the tallest man-made "
-    "structure in the world.";
-
-std::filesystem::path ModelPath(const char* relative) {
-  const char* root = std::getenv("QUANTD_SOURCE_DIR");
-  std::filesystem::path path =
-      std::filesystem::path(root ? root : ".") / "models" / relative;
-  if (!std::filesystem::exists(path)) {
-    ADD_FAILURE() << path << " is missing: run scripts/bootstrap";
-  }
-  return path;
-}
-
-struct RealBlock {
-  model::LoadedModel loaded;
-  std::unique_ptr<model::Block> block;
-  at::Tensor input;
-  model::ForwardContext context;
-};
-
-// Block `index` of a real model with the text's hidden states at its input.
-RealBlock Load(const char* relative, int64_t index) {
-  RealBlock real;
-  real.loaded = model::LoadModel(ModelPath(relative), {});
-  std::vector<int32_t> ids = real.loaded.tokenizer->Encode(kText, false);
-  at::Tensor tokens =
-      at::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
-  const model::Model& m = *real.loaded.model;
-  real.context = m.MakeContext(tokens);
-  real.input = m.Embed(tokens, real.context);
-  for (int64_t i = 0; i < index; ++i) {
-    real.input = m.LoadBlock(i)->Forward(real.input, real.context);
-  }
-  real.block = m.LoadBlock(index);
-  return real;
-}
+using testing::LoadRealBlock;
+using testing::RealBlock;
 
 at::Tensor Capture(model::Block& block, const RealBlock& real,
                    model::HookPoint point) {
@@ -142,7 +105,7 @@ void SmoothQuantTransform(model::Block& block, const RealBlock& real,
 double ErrorAfter(
     const char* relative, int64_t index,
     const std::function<void(RealBlock&, BlockQuantState&)>& transform) {
-  RealBlock real = Load(relative, index);
+  RealBlock real = LoadRealBlock(relative, index);
   const at::Tensor before = real.block->Forward(real.input, real.context);
   BlockQuantState state;
   transform(real, state);
