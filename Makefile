@@ -1,7 +1,7 @@
 # The two commands of the README, and a few helpers.
 #   make demo   set up everything, then run the main job end to end
 #   make test   set up everything, then run every test but the long ones
-#   make test-long  the long method-quality runs (label `long`, ~40 min)
+#   make test-long  the long method-quality runs (label `long`, most of an hour)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=

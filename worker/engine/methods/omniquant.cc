@@ -94,8 +94,9 @@ std::map<model::HookPoint, quant::QuantConfig> TrainingQuantizers(
 // The first `samples` samples (0: all) of a stream, re-batched like it.
 std::vector<at::Tensor> Limit(const std::vector<at::Tensor>& batches,
                               int64_t samples) {
+  if (samples <= 0) return batches;
   const at::Tensor all = at::cat(batches);
-  if (samples <= 0 || samples >= all.size(0)) return batches;
+  if (samples >= all.size(0)) return batches;
   const at::Tensor kept = all.slice(0, 0, samples);
   std::vector<at::Tensor> limited;
   for (const at::Tensor& part : kept.split(batches.front().size(0), 0)) {
