@@ -11,6 +11,13 @@ constexpr uint64_t kMiB = 1u << 20;
 constexpr uint64_t kOverheadBytes = 256 * kMiB;
 // Calibration streams held at once: FP inputs, quantized inputs, outputs.
 constexpr uint64_t kActivationStreams = 3;
+// The engine's default largest output shard (quantd-engine run
+// --max-shard-mib), which its export holds in memory.
+constexpr uint64_t kOutputShardBytes = 1024 * kMiB;
+// Blocks' worth of fp32 weights on the host at the peak: the block being
+// quantized as loaded, its transformed FP and fake-quantized copies, and
+// the previous block's results while its checkpoint file is written.
+constexpr uint64_t kHostBlocks = 4;
 
 uint64_t RoundUpToMiB(uint64_t bytes) {
   return (bytes + kMiB - 1) / kMiB * kMiB;
@@ -29,7 +36,6 @@ MemoryEstimate EstimateMemory(const ModelInfo& model,
   } else {
     const uint64_t i =
         model.intermediate_size ? model.intermediate_size : 4 * h;
-    const uint64_t layers = std::max<uint64_t>(model.num_layers, 1);
     // Attention (q, k, v, o) plus a gated MLP: an upper bound per block.
     const uint64_t block_bytes = (4 * h * h + 3 * h * i) * kFloatBytes;
     const uint64_t embedding_bytes = model.vocab_size * h * kFloatBytes;
@@ -44,9 +50,11 @@ MemoryEstimate EstimateMemory(const ModelInfo& model,
     estimate.device_memory_bytes = embedding_bytes + 2 * block_bytes +
                                    kActivationStreams * stream_bytes +
                                    working_bytes + kOverheadBytes;
-    estimate.host_memory_bytes = layers * block_bytes + 2 * embedding_bytes +
-                                 2 * stream_bytes + model.size_bytes +
-                                 kOverheadBytes;
+    // Independent of the depth: finished blocks live in their checkpoint
+    // files and the export streams from them (docs/OPERATIONS.md, Sizing).
+    estimate.host_memory_bytes =
+        2 * embedding_bytes + kHostBlocks * block_bytes + kOutputShardBytes +
+        kActivationStreams * stream_bytes + kOverheadBytes;
   }
   estimate.device_memory_bytes = RoundUpToMiB(estimate.device_memory_bytes);
   estimate.host_memory_bytes = RoundUpToMiB(estimate.host_memory_bytes);

@@ -3,7 +3,8 @@
 // sized on purpose to err high; it follows the engine's block-wise
 // pipeline (docs/DESIGN.md §3): one block resident in fp32 (original and
 // transformed), the embedding, and a few activation streams of the
-// calibration set (n_samples x seq_len x hidden).
+// calibration set (n_samples x seq_len x hidden). The host figure does not
+// grow with the depth: finished blocks live on disk, not in memory.
 #pragma once
 
 #include <cstdint>

@@ -61,3 +61,57 @@ def test_unicode_tables_are_up_to_date(tmp_path):
     for generated in sorted(tmp_path.iterdir()):
         assert generated.read_text() == (source / generated.name).read_text(), (
             f"{generated.name} is stale: rerun gen_unicode_tables.py")
+
+
+def _engine():
+    import os
+    engine = os.environ.get("QUANTD_ENGINE")
+    if not engine:
+        pytest.skip("QUANTD_ENGINE is not set (engine not built)")
+    return engine
+
+
+def test_engine_loads_a_tokenizer_json_written_by_transformers(tmp_path):
+    # transformers' conversion writes continuing_subword_prefix and
+    # end_of_word_suffix as "" (their default); the engine once refused
+    # that file. An HF directory with this tokenizer and a tiny LLaMA must
+    # load, and its special tokens must be what transformers says.
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(str(GGUF.parent),
+                                              gguf_file=GGUF.name)
+    tokenizer.save_pretrained(str(tmp_path))
+    model = json.loads((tmp_path / "tokenizer.json").read_text())["model"]
+    assert model["continuing_subword_prefix"] == ""
+    assert model["end_of_word_suffix"] == ""
+    vocab, hidden = len(tokenizer), 8
+    (tmp_path / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
+        "hidden_size": hidden, "intermediate_size": 16,
+        "num_hidden_layers": 1, "num_attention_heads": 2,
+        "num_key_value_heads": 2, "vocab_size": vocab,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": True}))
+    p = "model.layers.0."
+    tensors = {"model.embed_tokens.weight": torch.zeros(vocab, hidden),
+               "model.norm.weight": torch.ones(hidden),
+               p + "input_layernorm.weight": torch.ones(hidden),
+               p + "post_attention_layernorm.weight": torch.ones(hidden)}
+    for name, shape in (("self_attn.q_proj", (hidden, hidden)),
+                        ("self_attn.k_proj", (hidden, hidden)),
+                        ("self_attn.v_proj", (hidden, hidden)),
+                        ("self_attn.o_proj", (hidden, hidden)),
+                        ("mlp.gate_proj", (16, hidden)),
+                        ("mlp.up_proj", (16, hidden)),
+                        ("mlp.down_proj", (hidden, 16))):
+        tensors[p + name + ".weight"] = torch.zeros(shape)
+    save_file(tensors, str(tmp_path / "model.safetensors"),
+              metadata={"format": "pt"})
+    run = subprocess.run([_engine(), "inspect", "--model", str(tmp_path),
+                          "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)["tokenizer"]
+    assert summary["kind"] == "tokenizer.json"
+    assert summary["vocab_size"] == vocab
+    assert summary["eos"] == tokenizer.eos_token_id

@@ -36,6 +36,8 @@ struct RunOptions {
   std::string device = "cpu";
   int threads = 0;
   std::string data_dir;
+  bool keep_checkpoint = false;
+  uint64_t max_shard_mib = 1024;
 };
 
 at::Device ParseDevice(const std::string& text) {
@@ -80,6 +82,8 @@ int Run(const RunOptions& options, pipeline::EventSink& events) {
   pipeline_options.stop_after_block = StopAfterBlock();
   pipeline_options.spec_path = std::filesystem::absolute(options.spec_path);
   pipeline_options.engine_version = kEngineVersion;
+  pipeline_options.keep_checkpoint = options.keep_checkpoint;
+  pipeline_options.max_shard_bytes = options.max_shard_mib << 20;
   pipeline::JobInputs inputs =
       pipeline::LoadJobInputs(spec, pipeline_options.device, events);
   pipeline::PipelineResult result =
@@ -145,6 +149,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   run->add_option("--data-dir", options->data_dir,
                   "default datasets (wiki.valid.tokens, wiki.test.raw); "
                   "default $QUANTD_DATA_DIR");
+  run->add_flag("--keep-checkpoint", options->keep_checkpoint,
+                "keep DIR/checkpoint after success (removed by default)");
+  run->add_option("--max-shard-mib", options->max_shard_mib,
+                  "largest output safetensors shard, MiB (default 1024); "
+                  "the export holds one shard in memory")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
   run->callback([options, exit_code] { *exit_code = RunAndReport(*options); });
 }
 

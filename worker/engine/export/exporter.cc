@@ -1,7 +1,5 @@
 #include "worker/engine/export/exporter.h"
 
-#include <unistd.h>
-
 #include <cmath>
 
 #include "worker/engine/export/atomic_file.h"
@@ -11,8 +9,6 @@
 
 namespace quantd::engine::exporting {
 namespace {
-
-constexpr char kStagingDir[] = ".staging";
 
 at::Tensor CpuFloat(const at::Tensor& tensor) {
   return tensor.defined() ? tensor.detach().to(at::kCPU, at::kFloat).clone()
@@ -41,14 +37,7 @@ nlohmann::json Number(double value) {
 
 Exporter::Exporter(ExportOptions options) : options_(std::move(options)) {}
 
-Exporter::~Exporter() {
-  // The writers remove their own staging directories first.
-  hf_.reset();
-  packed_.reset();
-  // Fails harmlessly when the directory is absent or (after a crash of a
-  // writer's cleanup) not empty.
-  ::rmdir((options_.out_dir / kStagingDir).c_str());
-}
+Exporter::~Exporter() = default;
 
 void Exporter::CheckState(const char* call, bool begun) const {
   if (begun_ != begun) {
@@ -69,17 +58,15 @@ void Exporter::Begin(JobInfo job) {
     throw ExportError(options_.out_dir.string() +
                       ": cannot create out dir: " + error.message());
   }
-  const std::filesystem::path staging = options_.out_dir / kStagingDir;
   if (options_.hf_model) {
     hf_ = std::make_unique<HfModelExporter>(
         job_.config,
-        HfModelOptions{options_.out_dir / "model", staging / "model",
-                       job_.model_source, options_.max_shard_bytes});
+        HfModelOptions{options_.out_dir / "model", job_.model_source,
+                       options_.max_shard_bytes});
   }
   if (options_.packed) {
     packed_ = std::make_unique<PackedExporter>(
-        PackedOptions{options_.out_dir / "packed", staging / "packed",
-                      options_.max_shard_bytes});
+        PackedOptions{options_.out_dir / "packed", options_.max_shard_bytes});
   }
   blocks_.assign(
       static_cast<size_t>(std::max<int64_t>(job_.config.num_layers, 0)),
@@ -243,8 +230,10 @@ std::vector<Artifact> Exporter::Finish(const RunSummary& summary) {
   }
   Plots plots = WritePlots();
   Append(artifacts, plots.artifacts);
+  RunSummary measured = summary;
+  if (measured.measure) measured.measure(measured);
   const nlohmann::json report =
-      ReportJson(summary, artifacts, std::move(plots.summaries));
+      ReportJson(measured, artifacts, std::move(plots.summaries));
   artifacts.push_back({"report.json", "report",
                        WriteFileAtomically(options_.out_dir / "report.json",
                                            report.dump(2) + "\n")});

@@ -15,8 +15,9 @@
 //   exporter.AddResident(model.NamedTensors());  // once, any time
 //   std::vector<Artifact> artifacts = exporter.Finish(summary);
 // Each artifact is complete (renamed into place) when listed; emit one
-// `artifact` event per entry. Staging files live in "<out>/.staging" and
-// are removed by Finish or by the destructor.
+// `artifact` event per entry. Every byte is written once, into the
+// artifact's own directory (model shards under hidden provisional names
+// until Finish names them; sharded_writer.h).
 //
 // Ownership: the Exporter copies what it keeps (small per-block records);
 // tensors passed in are only read during the call. Not thread-safe.
@@ -26,6 +27,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -47,7 +49,8 @@ struct ExportOptions {
   bool hf_model = true;  // Spec export format HF_SAFETENSORS.
   bool packed = true;    // Spec export format PACKED_INT.
   // Tensor data per safetensors file before the output is sharded; > 0.
-  uint64_t max_shard_bytes = uint64_t{4} << 30;
+  // The export holds at most one shard of each output in memory.
+  uint64_t max_shard_bytes = uint64_t{1} << 30;
   // Sites plotted (those with the largest outlier ratio before the method).
   size_t plotted_sites = 4;
 };
@@ -98,6 +101,9 @@ struct RunSummary {
   nlohmann::json model = nlohmann::json::object();
   // Merged into report.json as is (e.g. {"threads": 2}).
   nlohmann::json extra = nlohmann::json::object();
+  // When set, called by Finish after the model and packed files are written
+  // and before the report: fills the resources, so they cover the export.
+  std::function<void(RunSummary&)> measure;
 };
 
 class Exporter {

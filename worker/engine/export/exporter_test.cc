@@ -73,7 +73,10 @@ TEST_F(ExporterTest, WritesEveryArtifactWithMatchingHashes) {
   EXPECT_EQ(artifacts[4].kind, "plot");
   EXPECT_EQ(artifacts[8].kind, "report");
   EXPECT_EQ(artifacts[10].kind, "manifest");
-  EXPECT_FALSE(fs::exists(dir_ / "out/.staging"));
+  // Written once, in place: no staging folder, no provisional shard left.
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "out")) {
+    EXPECT_NE(entry.path().filename().string()[0], '.') << entry.path();
+  }
 
   nlohmann::json manifest =
       nlohmann::json::parse(testing::ReadFile(dir_ / "out/manifest.json"));
@@ -216,7 +219,7 @@ TEST_F(ExporterTest, RefusesAGgufLessEncoderWithoutConfig) {
     Exporter exporter(options);
     EXPECT_THROW(exporter.Begin(job), ExportError);
   }
-  EXPECT_FALSE(fs::exists(dir_ / "out/.staging"));
+  EXPECT_FALSE(fs::exists(dir_ / "out/model/model.safetensors"));
 }
 
 }  // namespace

@@ -21,10 +21,10 @@ HfModelExporter::HfModelExporter(const io::ModelConfig& config,
                                  HfModelOptions options)
     : config_(config),
       options_(std::move(options)),
-      weights_(options_.staging_dir) {
-  if (options_.max_shard_bytes == 0) {
-    throw ExportError("HF export: max_shard_bytes must be positive");
-  }
+      // transformers refuses safetensors whose metadata names no known
+      // format.
+      weights_(options_.dir, "model", options_.max_shard_bytes,
+               {{"format", "pt"}}) {
   // Fails early, before any block work, for a config that cannot be built.
   if (!IsHfDirectory(options_.source)) (void)LlamaFamilyConfigJson(config_);
 }
@@ -54,9 +54,7 @@ std::string HfModelExporter::ConfigText() const {
 }
 
 std::vector<ShardFile> HfModelExporter::Finish() {
-  // transformers refuses safetensors whose metadata names no known format.
-  std::vector<ShardFile> files = weights_.Finish(
-      options_.dir, "model", options_.max_shard_bytes, {{"format", "pt"}});
+  std::vector<ShardFile> files = weights_.Finish();
   files.push_back(
       {"config.json",
        WriteFileAtomically(options_.dir / "config.json", ConfigText())});

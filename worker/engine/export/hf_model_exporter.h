@@ -6,8 +6,8 @@
 // config.json (the source's, or one built for a GGUF-sourced LLaMA-family
 // model) and, for HF-directory sources, their tokenizer files.
 //
-// Tensors arrive one block at a time (Add) and are staged on disk, so only
-// one block is resident. Ownership: owns its staging directory. Not
+// Tensors arrive one block at a time (Add) and are written into shards as
+// they fill (sharded_writer.h), so at most one shard is resident. Not
 // thread-safe.
 #pragma once
 
@@ -27,13 +27,11 @@ namespace quantd::engine::exporting {
 struct HfModelOptions {
   // Where the model's files go, e.g. "<out>/model".
   std::filesystem::path dir;
-  // Scratch space for staged blocks; removed by Finish.
-  std::filesystem::path staging_dir;
   // The model as the job read it: an HF directory (its config.json and
   // tokenizer files are copied) or a .gguf file (config.json is built).
   std::filesystem::path source;
   // Tensor data per shard before the output is split; > 0.
-  uint64_t max_shard_bytes = uint64_t{4} << 30;
+  uint64_t max_shard_bytes = uint64_t{1} << 30;
 };
 
 class HfModelExporter {
@@ -41,7 +39,7 @@ class HfModelExporter {
   // Throws ExportError (e.g. an OPT/BERT model without config.json).
   HfModelExporter(const io::ModelConfig& config, HfModelOptions options);
 
-  // Stages tensors (converted to float32) under their HF names. Throws
+  // Adds tensors (converted to float32) under their HF names. Throws
   // ExportError for a name added twice.
   void Add(const std::vector<std::pair<std::string, at::Tensor>>& tensors);
 

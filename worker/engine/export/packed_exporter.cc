@@ -75,11 +75,9 @@ nlohmann::json QuantConfigJson(const quant::QuantConfig& config) {
 }
 
 PackedExporter::PackedExporter(PackedOptions options)
-    : options_(std::move(options)), weights_(options_.staging_dir) {
-  if (options_.max_shard_bytes == 0) {
-    throw ExportError("packed export: max_shard_bytes must be positive");
-  }
-}
+    : options_(std::move(options)),
+      weights_(options_.dir, "quantized", options_.max_shard_bytes,
+               {{"format", "quantd-packed"}}) {}
 
 PackedExporter::Named PackedExporter::PackLinear(const QuantizedLinear& linear,
                                                  const at::Tensor& weight) {
@@ -202,9 +200,7 @@ void PackedExporter::AddFloat(
 }
 
 std::vector<ShardFile> PackedExporter::Finish(const nlohmann::json& header) {
-  std::vector<ShardFile> files =
-      weights_.Finish(options_.dir, "quantized", options_.max_shard_bytes,
-                      {{"format", "quantd-packed"}});
+  std::vector<ShardFile> files = weights_.Finish();
   nlohmann::json config = header;
   config["format"] = "quantd-packed";
   config["format_version"] = 1;

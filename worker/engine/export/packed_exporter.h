@@ -8,8 +8,8 @@
 // float32 under its HF name. The weights go to "quantized.safetensors" (or
 // shards), the description of every quantizer to "quant_config.json".
 //
-// Blocks arrive one at a time and are staged on disk. Ownership: owns its
-// staging directory. Not thread-safe.
+// Blocks arrive one at a time and are written into shards as they fill
+// (sharded_writer.h). Not thread-safe.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -49,9 +49,8 @@ struct ActivationQuant {
 };
 
 struct PackedOptions {
-  std::filesystem::path dir;          // e.g. "<out>/packed"
-  std::filesystem::path staging_dir;  // Removed by Finish.
-  uint64_t max_shard_bytes = uint64_t{4} << 30;
+  std::filesystem::path dir;  // e.g. "<out>/packed"
+  uint64_t max_shard_bytes = uint64_t{1} << 30;
 };
 
 class PackedExporter {

@@ -76,7 +76,7 @@ TEST_F(PackedExporterTest, EveryConfigDequantizesBitExactly) {
     tensors.emplace_back("blk." + linear + ".weight", q.weight);
     layers.push_back({"blk." + linear, config, q.qparams});
   }
-  PackedExporter exporter({dir_ / "packed", dir_ / "staging", 1 << 20});
+  PackedExporter exporter({dir_ / "packed", 1 << 20});
   exporter.AddBlock(tensors, layers, {});
   std::vector<ShardFile> files = exporter.Finish({{"method", "test"}});
   ASSERT_EQ(files.size(), 2u);
@@ -125,7 +125,7 @@ TEST_F(PackedExporterTest, StoresActivationParametersAndTransforms) {
   qparams.qmax = 255;
   ActivationQuant activation{"blk.attn_in", config, qparams,
                              at::full({4}, 0.25), at::full({4}, 2.0)};
-  PackedExporter exporter({dir_ / "packed", dir_ / "staging", 1 << 20});
+  PackedExporter exporter({dir_ / "packed", 1 << 20});
   exporter.AddBlock({}, {}, {activation});
   exporter.Finish({});
   auto reader =
@@ -145,7 +145,7 @@ TEST_F(PackedExporterTest, ReportsWeightsThatAreNotOnTheGrid) {
   const quant::QuantConfig config = testing::TinyWeightConfig("mlp.up_proj");
   at::Tensor weight = at::randn({4, 32});
   testing::FakeQuantized q = testing::FakeQuantizeWeight(weight, config);
-  PackedExporter exporter({dir_ / "packed", dir_ / "staging", 1 << 20});
+  PackedExporter exporter({dir_ / "packed", 1 << 20});
   // The FP weight instead of the fake-quantized one: codes are the same,
   // but the dequantized weight differs from the tensor given.
   exporter.AddBlock({{"l.weight", weight}}, {{"l", config, q.qparams}}, {});
@@ -159,7 +159,7 @@ TEST_F(PackedExporterTest, RejectsALayerWithoutItsWeight) {
   const quant::QuantConfig config = testing::TinyWeightConfig("mlp.up_proj");
   testing::FakeQuantized q =
       testing::FakeQuantizeWeight(at::randn({4, 32}), config);
-  PackedExporter exporter({dir_ / "packed", dir_ / "staging", 1 << 20});
+  PackedExporter exporter({dir_ / "packed", 1 << 20});
   EXPECT_THROW(exporter.AddBlock({}, {{"missing", config, q.qparams}}, {}),
                ExportError);
   exporter.AddBlock({{"l.weight", q.weight}}, {{"l", config, q.qparams}}, {});

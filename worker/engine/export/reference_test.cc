@@ -93,7 +93,7 @@ class ExportReferenceTest : public ::testing::Test {
     at::manual_seed(4);
     testing::FakeQuantized q =
         testing::FakeQuantizeWeight(at::randn({5, 7}), config);
-    PackedExporter packed({dir_ / "odd", dir_ / "odd-staging", 1 << 20});
+    PackedExporter packed({dir_ / "odd", 1 << 20});
     packed.AddBlock({{"odd.weight", q.weight}}, {{"odd", config, q.qparams}},
                     {});
     packed.Finish({});

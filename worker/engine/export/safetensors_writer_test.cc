@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "worker/engine/export/export_error.h"
@@ -41,10 +42,12 @@ class SafetensorsWriterTest : public ::testing::Test {
     return nlohmann::json::parse(bytes.substr(8, length));
   }
 
-  // Files in dir_ (to catch leftover temporaries).
-  std::vector<std::string> Entries() const {
+  // Files in `dir` (default dir_), to catch leftover temporaries.
+  std::vector<std::string> Entries(const fs::path& dir = {}) const {
     std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_)) {
+    std::error_code error;
+    for (const auto& entry :
+         fs::directory_iterator(dir.empty() ? dir_ : dir, error)) {
       names.push_back(entry.path().filename().string());
     }
     return names;
@@ -162,24 +165,35 @@ TEST_F(SafetensorsWriterTest, ShardedWriterSplitsGroupsIntoIndexedShards) {
                   {"layers.1.b", at::randn({8})}};
   Named resident = {{"embed", at::randn({40})}};
   {
-    ShardedSafetensorsWriter writer(dir_ / "staging");
+    ShardedSafetensorsWriter writer(dir_ / "out", "model", 300,
+                                    {{"format", "pt"}});
     writer.AddGroup(block1);
+    // 288 bytes are written as soon as the next group would pass 300.
     writer.AddGroup(resident);
+    EXPECT_EQ(Entries(dir_ / "out").size(), 1u);
     writer.AddGroup(block0);
     EXPECT_THROW(writer.AddGroup({{"embed", at::ones({1})}}), ExportError);
-    // 300 bytes a shard, greedy in name order: [embed (160), layers.0.b
-    // (32)], [layers.0.w (256), layers.1.b (32)], [layers.1.w (256)].
-    std::vector<ShardFile> files =
-        writer.Finish(dir_ / "out", "model", 300, {{"format", "pt"}});
+    EXPECT_THROW(writer.AddGroup({{"x", at::ones({1})}, {"x", at::ones({1})}}),
+                 ExportError);
+    // Groups in arrival order, never split: [layers.1 (288)], [embed
+    // (160)], [layers.0 (288)].
+    std::vector<ShardFile> files = writer.Finish();
     ASSERT_EQ(files.size(), 4u);
     EXPECT_EQ(files[0].name, "model-00001-of-00003.safetensors");
     EXPECT_EQ(files[3].name, "model.safetensors.index.json");
+    for (const ShardFile& file : files) {
+      EXPECT_EQ(file.file.path, dir_ / "out" / file.name);
+      EXPECT_EQ(file.file.sha256, io::Sha256File(file.file.path));
+    }
   }
-  EXPECT_FALSE(fs::exists(dir_ / "staging"));
+  // Only the named files: no provisional shard is left.
+  EXPECT_EQ(Entries(dir_ / "out").size(), 4u);
   nlohmann::json index = nlohmann::json::parse(
       testing::ReadFile(dir_ / "out/model.safetensors.index.json"));
   EXPECT_EQ(index["metadata"]["total_size"], (64 + 8 + 64 + 8 + 40) * 4);
-  EXPECT_EQ(index["weight_map"]["embed"], "model-00001-of-00003.safetensors");
+  EXPECT_EQ(index["weight_map"]["embed"], "model-00002-of-00003.safetensors");
+  EXPECT_EQ(index["weight_map"]["layers.0.w"],
+            "model-00003-of-00003.safetensors");
   auto reader = io::SafetensorsReader::OpenIndex(
       dir_ / "out/model.safetensors.index.json");
   for (const Named* group : {&block0, &block1, &resident}) {
@@ -190,11 +204,10 @@ TEST_F(SafetensorsWriterTest, ShardedWriterSplitsGroupsIntoIndexedShards) {
 }
 
 TEST_F(SafetensorsWriterTest, ShardedWriterWritesOneFileUnderTheLimit) {
-  ShardedSafetensorsWriter writer(dir_ / "staging");
+  ShardedSafetensorsWriter writer(dir_ / "out", "model", 1 << 20, {});
   writer.AddGroup({{"b", at::ones({3})}});
   writer.AddGroup({{"a", at::zeros({2})}});
-  std::vector<ShardFile> files =
-      writer.Finish(dir_ / "out", "model", 1 << 20, {});
+  std::vector<ShardFile> files = writer.Finish();
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(files[0].name, "model.safetensors");
   // Byte-identical to writing the same tensors at once.
@@ -202,6 +215,20 @@ TEST_F(SafetensorsWriterTest, ShardedWriterWritesOneFileUnderTheLimit) {
       WriteSafetensors(dir_ / "direct.safetensors",
                        {{"a", at::zeros({2})}, {"b", at::ones({3})}});
   EXPECT_EQ(files[0].file.sha256, direct.sha256);
+}
+
+TEST_F(SafetensorsWriterTest, AbandonedShardsAreRemoved) {
+  {
+    ShardedSafetensorsWriter writer(dir_ / "out", "model", 16, {});
+    writer.AddGroup({{"a", at::ones({8})}});
+    writer.AddGroup({{"b", at::ones({8})}});
+    EXPECT_EQ(Entries(dir_ / "out").size(), 1u);
+  }
+  EXPECT_TRUE(Entries(dir_ / "out").empty());
+  // A killed run's provisional shard is cleared by the next writer.
+  std::ofstream(dir_ / "out/.model-00001.shard.tmp") << "stale";
+  ShardedSafetensorsWriter writer(dir_ / "out", "model", 16, {});
+  EXPECT_TRUE(Entries(dir_ / "out").empty());
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
 #include "worker/engine/export/sharded_writer.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "worker/engine/export/export_error.h"
-#include "worker/engine/io/mapped_file.h"
 
 namespace quantd::engine::exporting {
+namespace {
+
+constexpr char kProvisionalSuffix[] = ".shard.tmp";
+
+}  // namespace
 
 std::string ShardName(const std::string& stem, size_t index, size_t count) {
   char buffer[64];
@@ -17,22 +20,44 @@ std::string ShardName(const std::string& stem, size_t index, size_t count) {
 }
 
 ShardedSafetensorsWriter::ShardedSafetensorsWriter(
-    std::filesystem::path staging_dir)
-    : staging_dir_(std::move(staging_dir)) {
-  RemoveFlatDirectory(staging_dir_);
-  std::error_code error;
-  std::filesystem::create_directories(staging_dir_, error);
-  if (error) {
-    throw ExportError(staging_dir_.string() +
-                      ": cannot create staging directory: " + error.message());
+    std::filesystem::path out_dir, std::string stem, uint64_t max_shard_bytes,
+    std::map<std::string, std::string> metadata)
+    : out_dir_(std::move(out_dir)),
+      stem_(std::move(stem)),
+      max_shard_bytes_(max_shard_bytes),
+      metadata_(std::move(metadata)) {
+  if (max_shard_bytes_ == 0) {
+    throw ExportError(out_dir_.string() + ": max_shard_bytes must be positive");
   }
+  std::error_code error;
+  std::filesystem::create_directories(out_dir_, error);
+  if (error) {
+    throw ExportError(out_dir_.string() +
+                      ": cannot create output directory: " + error.message());
+  }
+  RemoveProvisional();
 }
 
 ShardedSafetensorsWriter::~ShardedSafetensorsWriter() {
-  try {
-    RemoveFlatDirectory(staging_dir_);
-  } catch (const ExportError&) {
-    // A leftover staging directory is harmless: the next run clears it.
+  if (!finished_) RemoveProvisional();
+}
+
+std::filesystem::path ShardedSafetensorsWriter::ProvisionalPath(
+    size_t index) const {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "-%05zu", index + 1);
+  return out_dir_ / ("." + stem_ + buffer + kProvisionalSuffix);
+}
+
+void ShardedSafetensorsWriter::RemoveProvisional() const {
+  const std::string prefix = "." + stem_ + "-";
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(out_dir_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix) && name.ends_with(kProvisionalSuffix)) {
+      std::filesystem::remove(entry.path(), error);
+    }
   }
 }
 
@@ -40,90 +65,73 @@ void ShardedSafetensorsWriter::AddGroup(
     const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
   if (finished_) throw ExportError("AddGroup after Finish");
   if (tensors.empty()) return;
+  uint64_t bytes = 0;
+  std::set<std::string> group;
   for (const auto& [name, tensor] : tensors) {
-    if (tensors_.count(name) != 0) {
-      throw ExportError(staging_dir_.string() + ": tensor '" + name +
+    if (names_.count(name) != 0 || !group.insert(name).second) {
+      throw ExportError(out_dir_.string() + ": tensor '" + name +
                         "' was already added");
     }
+    bytes += LayoutOf(name, tensor).size_bytes;
   }
-  const std::filesystem::path path =
-      staging_dir_ /
-      ("group-" + std::to_string(files_.size()) + ".safetensors");
-  WriteSafetensors(path, tensors);
-  // Re-derive the offsets the writer used: name order after the header.
-  std::vector<TensorLayout> layouts;
+  if (!current_.empty() && current_bytes_ + bytes > max_shard_bytes_) {
+    FlushShard();
+  }
   for (const auto& [name, tensor] : tensors) {
-    layouts.push_back(LayoutOf(name, tensor));
+    current_.emplace_back(name, tensor.detach().to(at::kCPU).contiguous());
+    names_.insert(name);
   }
-  std::sort(layouts.begin(), layouts.end(),
-            [](const TensorLayout& a, const TensorLayout& b) {
-              return a.name < b.name;
-            });
-  uint64_t offset = SafetensorsHeader(layouts, {}, path).size();
-  for (TensorLayout& layout : layouts) {
-    const uint64_t size = layout.size_bytes;
-    total_bytes_ += size;
-    std::string name = layout.name;
-    tensors_.emplace(std::move(name),
-                     Staged{std::move(layout), files_.size(), offset});
-    offset += size;
-  }
-  files_.push_back(path);
+  current_bytes_ += bytes;
+  total_bytes_ += bytes;
 }
 
-std::vector<std::vector<const ShardedSafetensorsWriter::Staged*>>
-ShardedSafetensorsWriter::PlanShards(uint64_t max_shard_bytes) const {
-  std::vector<std::vector<const Staged*>> shards(1);
-  uint64_t used = 0;
-  for (const auto& [name, staged] : tensors_) {
-    const uint64_t size = staged.layout.size_bytes;
-    if (!shards.back().empty() && used + size > max_shard_bytes) {
-      shards.emplace_back();
-      used = 0;
-    }
-    shards.back().push_back(&staged);
-    used += size;
-  }
-  return shards;
+void ShardedSafetensorsWriter::FlushShard() {
+  if (current_.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : current_) names.push_back(name);
+  WrittenFile file =
+      WriteSafetensors(ProvisionalPath(shards_.size()), current_, metadata_);
+  shards_.emplace_back(std::move(file), std::move(names));
+  current_.clear();
+  current_bytes_ = 0;
 }
 
-std::vector<ShardFile> ShardedSafetensorsWriter::Finish(
-    const std::filesystem::path& out_dir, const std::string& stem,
-    uint64_t max_shard_bytes,
-    const std::map<std::string, std::string>& metadata) {
+std::vector<ShardFile> ShardedSafetensorsWriter::Finish() {
   if (finished_) throw ExportError("Finish called twice");
+  // An empty writer still gives one (empty) file.
+  if (shards_.empty() && current_.empty()) {
+    shards_.emplace_back(WriteSafetensors(ProvisionalPath(0), {}, metadata_),
+                         std::vector<std::string>());
+  }
+  FlushShard();
   finished_ = true;
-  std::vector<io::MappedFile> mapped;
-  for (const std::filesystem::path& file : files_) mapped.emplace_back(file);
-  const auto shards = PlanShards(max_shard_bytes);
   std::vector<ShardFile> written;
   nlohmann::json weight_map = nlohmann::json::object();
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string name = shards.size() == 1
-                                 ? stem + ".safetensors"
-                                 : ShardName(stem, i + 1, shards.size());
-    std::vector<TensorLayout> layouts;
-    for (const Staged* staged : shards[i]) {
-      layouts.push_back(staged->layout);
-      weight_map[staged->layout.name] = name;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    const std::string name = shards_.size() == 1
+                                 ? stem_ + ".safetensors"
+                                 : ShardName(stem_, i + 1, shards_.size());
+    WrittenFile file = shards_[i].first;
+    const std::filesystem::path target = out_dir_ / name;
+    std::error_code error;
+    std::filesystem::rename(file.path, target, error);
+    if (error) {
+      throw ExportError(target.string() +
+                        ": cannot rename shard into place: " + error.message());
     }
-    SafetensorsWriter writer(out_dir / name, std::move(layouts), metadata);
-    for (const Staged* staged : shards[i]) {
-      writer.WriteTensor(staged->layout.name,
-                         mapped[staged->file].data().subspan(
-                             staged->offset, staged->layout.size_bytes));
+    file.path = target;
+    for (const std::string& tensor : shards_[i].second) {
+      weight_map[tensor] = name;
     }
-    written.push_back({name, writer.Commit()});
+    written.push_back({name, std::move(file)});
   }
-  if (shards.size() > 1) {
+  if (shards_.size() > 1) {
     nlohmann::json index = {{"metadata", {{"total_size", total_bytes_}}},
                             {"weight_map", weight_map}};
-    const std::string name = stem + ".safetensors.index.json";
+    const std::string name = stem_ + ".safetensors.index.json";
     written.push_back(
-        {name, WriteFileAtomically(out_dir / name, index.dump(2) + "\n")});
+        {name, WriteFileAtomically(out_dir_ / name, index.dump(2) + "\n")});
   }
-  mapped.clear();
-  RemoveFlatDirectory(staging_dir_);
   return written;
 }
 

@@ -1,16 +1,20 @@
 // ShardedSafetensorsWriter: a streaming writer for a model-sized set of
-// tensors that arrives one group (block) at a time. Each group is written
-// at once to a staging file (so only one block is ever resident); Finish
-// lays every tensor out in name order and writes either one file
-// "<stem>.safetensors" or, when the tensor data exceeds max_shard_bytes,
-// shards "<stem>-00001-of-0000N.safetensors" plus the Hugging Face index
+// tensors that arrives one group (block) at a time, each byte written once,
+// straight into the output directory. Groups gather into the current shard
+// until the next one would take it past max_shard_bytes; the shard is then
+// written (to a hidden provisional name, complete and synced) and its
+// tensors released, so at most one shard (plus the arriving group) is ever
+// held in memory. Finish names the shards: one file "<stem>.safetensors",
+// or "<stem>-00001-of-0000N.safetensors" plus the Hugging Face index
 // "<stem>.safetensors.index.json" ({"metadata": {"total_size": bytes},
-// "weight_map": {tensor: shard}}). Shards fill greedily in name order; a
-// tensor larger than the limit gets a shard of its own. Every output file
-// is renamed into place complete; the staging directory is removed by
-// Finish or by the destructor.
+// "weight_map": {tensor: shard}}); renaming moves no data. Shards fill in
+// arrival order (inside a file, tensors lie in name order); a group larger
+// than the limit gets a shard of its own. The same groups in the same order
+// always give the same bytes. Provisional shards of a writer destroyed
+// before Finish, or of a killed run, are removed.
 //
-// Ownership: owns its staging directory. Not thread-safe.
+// Ownership: keeps the handles of the current shard's tensors until that
+// shard is written. Not thread-safe.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -18,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,43 +40,44 @@ struct ShardFile {
 
 class ShardedSafetensorsWriter {
  public:
-  // `staging_dir` is created empty (stale files of a crashed run are
-  // removed). Throws ExportError.
-  explicit ShardedSafetensorsWriter(std::filesystem::path staging_dir);
+  // Files go to `out_dir` (created) under `stem`, `metadata` in every
+  // shard. Throws ExportError for a zero limit or an unusable directory.
+  ShardedSafetensorsWriter(std::filesystem::path out_dir, std::string stem,
+                           uint64_t max_shard_bytes,
+                           std::map<std::string, std::string> metadata);
   ~ShardedSafetensorsWriter();
   ShardedSafetensorsWriter(const ShardedSafetensorsWriter&) = delete;
   ShardedSafetensorsWriter& operator=(const ShardedSafetensorsWriter&) = delete;
 
-  // Writes one group to a staging file. Names must be unique across all
-  // groups. Throws ExportError.
+  // Adds one group (any device; kept as contiguous CPU tensors until its
+  // shard is written). Names must be unique across all groups. Throws
+  // ExportError.
   void AddGroup(const std::vector<std::pair<std::string, at::Tensor>>& tensors);
 
   bool Contains(const std::string& name) const {
-    return tensors_.count(name) != 0;
+    return names_.count(name) != 0;
   }
   uint64_t total_bytes() const { return total_bytes_; }
 
-  // Writes the final file(s) into `out_dir` with `metadata` in every shard,
-  // then removes the staging directory. Throws ExportError; call once.
-  std::vector<ShardFile> Finish(
-      const std::filesystem::path& out_dir, const std::string& stem,
-      uint64_t max_shard_bytes,
-      const std::map<std::string, std::string>& metadata);
+  // Writes the last shard, names every shard and writes the index when
+  // there are several. Throws ExportError; call once.
+  std::vector<ShardFile> Finish();
 
  private:
-  struct Staged {
-    TensorLayout layout;
-    size_t file = 0;      // Index into files_.
-    uint64_t offset = 0;  // Absolute byte offset in that file.
-  };
+  // Writes the current shard under its provisional name.
+  void FlushShard();
+  std::filesystem::path ProvisionalPath(size_t index) const;
+  void RemoveProvisional() const;
 
-  // Groups of names (in order) forming each shard.
-  std::vector<std::vector<const Staged*>> PlanShards(
-      uint64_t max_shard_bytes) const;
-
-  std::filesystem::path staging_dir_;
-  std::vector<std::filesystem::path> files_;
-  std::map<std::string, Staged> tensors_;  // By name: the output order.
+  std::filesystem::path out_dir_;
+  std::string stem_;
+  uint64_t max_shard_bytes_;
+  std::map<std::string, std::string> metadata_;
+  std::vector<std::pair<std::string, at::Tensor>> current_;
+  uint64_t current_bytes_ = 0;
+  // Per written shard: its file and the names it holds.
+  std::vector<std::pair<WrittenFile, std::vector<std::string>>> shards_;
+  std::set<std::string> names_;
   uint64_t total_bytes_ = 0;
   bool finished_ = false;
 };

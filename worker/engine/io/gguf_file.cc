@@ -244,7 +244,10 @@ std::span<const std::byte> GgufFile::TensorBytes(
 }
 
 at::Tensor GgufFile::LoadFloat(const GgufTensorInfo& info) const {
-  return DecodeToFloat(info.storage, TensorBytes(info), info.shape);
+  const std::span<const std::byte> bytes = TensorBytes(info);
+  at::Tensor tensor = DecodeToFloat(info.storage, bytes, info.shape);
+  file_.Evict(bytes);
+  return tensor;
 }
 
 }  // namespace quantd::engine::io

@@ -59,6 +59,22 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
 
 MappedFile::~MappedFile() { Release(); }
 
+void MappedFile::Evict(std::span<const std::byte> range) const noexcept {
+  const auto* base = static_cast<const std::byte*>(address_);
+  if (base == nullptr || range.empty() || range.data() < base ||
+      range.data() + range.size() > base + size_bytes_) {
+    return;
+  }
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(range.data());
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + range.size()) / page * page;
+  if (last <= first) return;
+  // Read-only private file pages are never dirty: dropping them loses
+  // nothing.
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
       address_(std::exchange(other.address_, nullptr)),

@@ -34,6 +34,13 @@ class MappedFile {
             static_cast<size_t>(size_bytes_)};
   }
 
+  // Drops the pages wholly inside `range` (a part of data()) from this
+  // process's resident set once their bytes have been copied out: the
+  // mapping stays valid (a later read pages them in again from the file),
+  // but reading a model tensor by tensor no longer leaves the whole file
+  // resident. A range outside the mapping is ignored.
+  void Evict(std::span<const std::byte> range) const noexcept;
+
  private:
   void Release() noexcept;
 

@@ -393,8 +393,12 @@ const std::filesystem::path& SafetensorsReader::FileOf(
 }
 
 at::Tensor SafetensorsReader::LoadFloat(std::string_view name) const {
-  const TensorInfo& info = tensors_[Find(name).info];
-  return DecodeToFloat(info.storage, RawBytes(name), info.shape);
+  const Entry& entry = Find(name);
+  const TensorInfo& info = tensors_[entry.info];
+  const std::span<const std::byte> bytes = RawBytes(name);
+  at::Tensor tensor = DecodeToFloat(info.storage, bytes, info.shape);
+  shards_[entry.shard].file.Evict(bytes);
+  return tensor;
 }
 
 std::string SafetensorsReader::Describe() const {

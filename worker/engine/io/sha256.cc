@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
-#include "worker/engine/io/mapped_file.h"
+#include "worker/engine/io/format_error.h"
 
 namespace quantd::engine::io {
 namespace {
@@ -126,9 +128,20 @@ std::string Sha256::ToHex(const Digest& digest) {
 }
 
 std::string Sha256File(const std::filesystem::path& path) {
-  const MappedFile file(path);
+  // Read in chunks rather than mapped: hashing a model of many gigabytes
+  // must not make it all resident in this process.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FormatError::ForFile(path, "cannot open for hashing");
+  std::vector<char> buffer(size_t{4} << 20);
   Sha256 hash;
-  hash.Update(file.data());
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize got = in.gcount();
+    if (got <= 0) break;
+    hash.Update(std::as_bytes(
+        std::span<const char>(buffer.data(), static_cast<size_t>(got))));
+  }
+  if (in.bad()) throw FormatError::ForFile(path, "read error while hashing");
   return Sha256::ToHex(hash.Finish());
 }
 

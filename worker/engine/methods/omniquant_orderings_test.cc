@@ -106,7 +106,7 @@ class SmolLm2 {
     std::filesystem::remove_all(options.out_dir);
     Outcome outcome{result.result, 0.0,
                     static_cast<int64_t>(result.blocks.size())};
-    for (const FinishedBlock& block : result.blocks) {
+    for (const BlockSummary& block : result.blocks) {
       outcome.block_seconds += block.seconds;
     }
     return outcome;

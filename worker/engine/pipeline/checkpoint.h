@@ -1,12 +1,20 @@
-// The cumulative block checkpoint of a job (docs/formats/engine-protocol.md,
-// "Resume"): one safetensors file at DIR/checkpoint/checkpoint.safetensors
-// holding the calibration streams at the next block's input
-// ("stream.quantized", "stream.fp"), every finished block's transformed and
-// fake-quantized tensors under their HF names, their quantizer state
-// ("quant.<prefix>..."), and metadata: the spec and model SHA-256, the
-// block count and, per finished block, its state description, figures and
-// the activation ranges of its sites ("range.<site>.<before|after>_<min|max>").
-// Written to a temporary name, synced and renamed.
+// The incremental block checkpoint of a job (docs/formats/engine-protocol.md,
+// "Resume"), under DIR/checkpoint/:
+//   block-00007.safetensors  one per finished block, written once: the
+//       block's tensors after quantization under their HF names, its
+//       quantizer state ("quant.<prefix>..."), the activation ranges of its
+//       sites ("range.<site>.<before|after>_<min|max>") and metadata: the
+//       identity (format, spec and model SHA-256, block count), the index
+//       and the block's description (tensor names, state, figures, ranges,
+//       seconds) as JSON.
+//   streams.safetensors  replaced after every block: the calibration
+//       streams at the next block's input ("stream.quantized",
+//       "stream.fp"), and metadata: the identity, the last finished block
+//       and every block file with its SHA-256 and size. It is the commit
+//       point: a block counts as finished once a streams file lists it.
+// Every file is written to a temporary name, synced and renamed, so a kill
+// at any moment leaves the previous checkpoint whole. Bytes written per
+// block are one block's results plus the streams, whatever the depth.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -39,6 +47,8 @@ struct CheckpointIdentity {
   int64_t block_count = 0;
 };
 
+// Everything a finished block produced, in memory only while it is written
+// (or read back for the export).
 struct FinishedBlock {
   int64_t index = 0;
   std::string prefix;  // "model.layers.3."
@@ -52,26 +62,71 @@ struct FinishedBlock {
   double seconds = 0.0;  // Wall time the block took.
 };
 
-struct Checkpoint {
-  std::vector<FinishedBlock> blocks;  // Blocks 0..k in order.
-  at::Tensor stream_quantized;        // [N, T, C], the next block's input.
-  at::Tensor stream_fp;               // Same, FP chain; may be undefined.
+// A block file as the streams file lists it.
+struct BlockFile {
+  int64_t index = 0;
+  std::string name;  // "checkpoint/block-00007.safetensors", from DIR.
+  std::string sha256;
+  uint64_t size_bytes = 0;
 };
 
-std::filesystem::path CheckpointPath(const std::filesystem::path& out_dir);
+// What stays in memory of a finished block: where it is and its figures.
+struct BlockSummary {
+  BlockFile file;
+  std::string prefix;
+  std::vector<methods::LayerFigure> figures;
+  double seconds = 0.0;
+};
 
-// Writes atomically (a reader never sees a partial file). Throws
-// exporting::ExportError.
+struct Checkpoint {
+  std::vector<BlockSummary> blocks;  // Blocks 0..k in order.
+  at::Tensor stream_quantized;       // [N, T, C], the next block's input.
+  at::Tensor stream_fp;              // Same, FP chain; may be undefined.
+};
 
-exporting::WrittenFile WriteCheckpoint(const std::filesystem::path& path,
-                                       const CheckpointIdentity& identity,
-                                       const Checkpoint& checkpoint);
+// What ReadBlockFile loads besides the description.
+enum class BlockContents {
+  kActivations,  // The activation quantizers' state only (evaluation).
+  kEverything,   // Tensors, full state and ranges (export).
+};
 
-// nullopt when `path` does not exist. Tensors come back on `device`.
-// Throws CheckpointMismatch for another identity and std::runtime_error /
-// io::FormatError for a malformed file.
-std::optional<Checkpoint> ReadCheckpoint(const std::filesystem::path& path,
-                                         const CheckpointIdentity& identity,
-                                         const at::Device& device);
+class CheckpointStore {
+ public:
+  // `out_dir` is the job's work dir.
+  CheckpointStore(const std::filesystem::path& out_dir,
+                  CheckpointIdentity identity);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path PathOf(const BlockFile& file) const;
+
+  // Writes block `block.index`'s file. Throws exporting::ExportError.
+  BlockSummary WriteBlock(const FinishedBlock& block) const;
+  // Writes the streams file that commits `blocks` (0..k, in order).
+  // Throws exporting::ExportError.
+  exporting::WrittenFile WriteStreams(const std::vector<BlockSummary>& blocks,
+                                      const at::Tensor& stream_quantized,
+                                      const at::Tensor& stream_fp) const;
+
+  // nullopt when there is no streams file. Reads the streams and only the
+  // headers of the block files it lists (each must be there with its
+  // recorded size and identity). Tensors come back on `device`. Throws
+  // CheckpointMismatch for another identity and std::runtime_error /
+  // io::FormatError for a malformed or incomplete checkpoint.
+  std::optional<Checkpoint> Read(const at::Device& device) const;
+
+  // One finished block read back. Throws as Read.
+  FinishedBlock ReadBlock(const BlockFile& file, BlockContents contents,
+                          const at::Device& device) const;
+
+  // Removes the whole checkpoint directory (after a successful job).
+  void Remove() const;
+
+ private:
+  std::filesystem::path dir_;
+  CheckpointIdentity identity_;
+};
+
+// "block-00007.safetensors"
+std::string BlockFileName(int64_t index);
 
 }  // namespace quantd::engine::pipeline

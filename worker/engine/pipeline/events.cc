@@ -50,10 +50,13 @@ void EventSink::Log(const std::string& level, const std::string& message) {
   std::fprintf(stderr, "[%s] %s\n", level.c_str(), message.c_str());
 }
 
-void EventSink::Checkpoint(int64_t block_index,
+void EventSink::Checkpoint(int64_t block_index, const std::string& part,
+                           const std::string& name,
                            const exporting::WrittenFile& file) {
   Emit({{"type", "checkpoint"},
+        {"part", part},
         {"block_index", block_index},
+        {"name", name},
         {"path", file.path.string()},
         {"sha256", file.sha256},
         {"size_bytes", file.size_bytes}});

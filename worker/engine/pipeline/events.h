@@ -45,7 +45,11 @@ class EventSink {
   void State(const std::string& state);
   void Progress(const ProgressEvent& progress);
   void Log(const std::string& level, const std::string& message);
-  void Checkpoint(int64_t block_index, const exporting::WrittenFile& file);
+  // One file of the block checkpoint: `part` "block" (written once) or
+  // "streams" (replaced after every block; the commit point); `name` is
+  // its path relative to the work dir.
+  void Checkpoint(int64_t block_index, const std::string& part,
+                  const std::string& name, const exporting::WrittenFile& file);
   void Artifact(const std::string& name, const std::string& kind,
                 const exporting::WrittenFile& file);
   void Result(const ResultEvent& result);

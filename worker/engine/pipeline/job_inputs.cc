@@ -6,6 +6,7 @@
 #include "worker/engine/eval/perplexity.h"
 #include "worker/engine/io/model_loader.h"
 #include "worker/engine/io/sha256.h"
+#include "worker/engine/io/sha256_cache.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/pipeline/calibration_data.h"
 #include "worker/engine/tokenizer/tokenizer.h"
@@ -13,7 +14,7 @@
 namespace quantd::engine::pipeline {
 
 std::string ModelSha256(const std::filesystem::path& path) {
-  if (!std::filesystem::is_directory(path)) return io::Sha256File(path);
+  if (!std::filesystem::is_directory(path)) return io::CachedSha256File(path);
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(path)) {
     const std::string name = entry.path().filename().string();
@@ -24,7 +25,8 @@ std::string ModelSha256(const std::filesystem::path& path) {
   std::sort(files.begin(), files.end());
   io::Sha256 hash;
   for (const std::filesystem::path& file : files) {
-    hash.Update(file.filename().string() + " " + io::Sha256File(file) + "\n");
+    hash.Update(file.filename().string() + " " + io::CachedSha256File(file) +
+                "\n");
   }
   return io::Sha256::ToHex(hash.Finish());
 }

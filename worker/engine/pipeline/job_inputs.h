@@ -30,7 +30,9 @@ struct JobInputs {
 };
 
 // SHA-256 of a .gguf file, or of an HF directory (every regular, non-hidden
-// top-level file: name and hash, in name order).
+// top-level file: name and hash, in name order). Each file's hash comes
+// from io::CachedSha256File: an unchanged model is hashed once, not at
+// every start or resume.
 std::string ModelSha256(const std::filesystem::path& path);
 
 // Opens the model, runs ValidateAgainstModel (filling default lengths),

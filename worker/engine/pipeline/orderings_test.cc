@@ -116,7 +116,7 @@ class Workload {
     PipelineResult result = RunPipeline(spec, inputs, options, events);
     std::filesystem::remove_all(options.out_dir);
     if (block_seconds != nullptr) {
-      for (const FinishedBlock& block : result.blocks) {
+      for (const BlockSummary& block : result.blocks) {
         *block_seconds += block.seconds;
       }
     }

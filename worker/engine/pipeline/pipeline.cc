@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <optional>
@@ -15,10 +16,11 @@
 #include "worker/engine/eval/perplexity.h"
 #include "worker/engine/eval/similarity.h"
 #include "worker/engine/export/exporter.h"
+#include "worker/engine/io/safetensors_reader.h"
 #include "worker/engine/methods/block_session.h"
 #include "worker/engine/methods/registry.h"
-#include "worker/engine/model/memory_tensor_source.h"
 #include "worker/engine/model/model_factory.h"
+#include "worker/engine/model/overlay_tensor_source.h"
 #include "worker/engine/pipeline/calibration_data.h"
 #include "worker/engine/pipeline/figure_json.h"
 
@@ -56,6 +58,31 @@ std::vector<std::pair<std::string, at::Tensor>> CpuTensors(
   return copies;
 }
 
+// Temporary files of a killed run (AtomicFile's ".<name>.<pid>.tmp") in the
+// work dir and the engine's own folders under it, and the exporter's old
+// staging folder: nothing else would ever remove them.
+void RemoveStaleTemporaries(const std::filesystem::path& out_dir) {
+  std::error_code error;
+  std::filesystem::remove_all(out_dir / ".staging", error);
+  for (const char* sub : {"", "checkpoint", "model", "packed", "plots"}) {
+    const std::filesystem::path dir = out_dir / sub;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file(error) && name.size() > 5 && name[0] == '.' &&
+          name.ends_with(".tmp")) {
+        std::filesystem::remove(entry.path(), error);
+      }
+    }
+  }
+}
+
+// A block's checkpoint files once written (on a background thread).
+struct WrittenBlock {
+  BlockSummary summary;
+  exporting::WrittenFile block_file;
+  exporting::WrittenFile streams_file;
+};
+
 class JobRun {
  public:
   JobRun(const JobSpec& spec, JobInputs& inputs, const PipelineOptions& options,
@@ -66,11 +93,12 @@ class JobRun {
         options_(options),
         events_(events),
         contexts_(model_, inputs.calibration.size(1)),
-        batch_size_(spec.method_params.Integer("batch_size")) {
+        batch_size_(spec.method_params.Integer("batch_size")),
+        identity_{SpecSha256(spec), inputs.model_sha256, model_.NumBlocks()},
+        store_(options.out_dir, identity_) {
     const methods::MethodInfo* info = methods::FindMethod(spec.method);
     if (info == nullptr) throw SpecError("method", "unknown method");
     method_ = info->make(spec.method_params);
-    identity_ = {SpecSha256(spec), inputs.model_sha256, model_.NumBlocks()};
   }
 
   PipelineResult Run() {
@@ -83,18 +111,21 @@ class JobRun {
     }
     BuildQuantizedModel();
     Evaluate(result.result);
+    quantized_.reset();
+    if (options_.export_artifacts) result.artifacts = Export(result.result);
+    // After the export, so that the figures cover the whole run.
     result.result.wall_seconds = SecondsSince(start_);
     result.result.peak_host_memory_bytes = PeakHostMemoryBytes();
-    if (options_.export_artifacts) result.artifacts = Export(result.result);
     events_.Result(result.result);
+    if (!options_.keep_checkpoint) store_.Remove();
     result.blocks = blocks_;
     return result;
   }
 
  private:
   void Start() {
-    std::optional<Checkpoint> checkpoint = ReadCheckpoint(
-        CheckpointPath(options_.out_dir), identity_, options_.device);
+    RemoveStaleTemporaries(options_.out_dir);
+    std::optional<Checkpoint> checkpoint = store_.Read(options_.device);
     if (checkpoint) {
       blocks_ = std::move(checkpoint->blocks);
       stream_q_ = checkpoint->stream_quantized;
@@ -109,16 +140,15 @@ class JobRun {
     Progress("calibrate", 0, kLoadEnd, {});
   }
 
+  // Each finished block goes to its checkpoint file (then the streams
+  // file that commits it) on a background thread while the next block is
+  // computed; only its summary stays in memory.
   bool QuantizeBlocks() {
     const int64_t count = model_.NumBlocks();
     const int64_t first = static_cast<int64_t>(blocks_.size());
     const Clock::time_point began = Clock::now();
     for (int64_t index = first; index < count; ++index) {
-      blocks_.push_back(QuantizeBlock(index));
-      exporting::WrittenFile file =
-          WriteCheckpoint(CheckpointPath(options_.out_dir), identity_,
-                          {blocks_, stream_q_, stream_fp_});
-      events_.Checkpoint(index, file);
+      FinishedBlock block = QuantizeBlock(index);
       const double done = static_cast<double>(index + 1 - first);
       const double eta = SecondsSince(began) / done *
                          (static_cast<double>(count - index - 1) +
@@ -126,10 +156,49 @@ class JobRun {
                               static_cast<double>(count));
       Progress("quantize", index,
                kLoadEnd + (kQuantizeEnd - kLoadEnd) * (index + 1) / count,
-               blocks_.back().figures, eta);
+               block.figures, eta);
+      FinishWrite();
+      StartWrite(std::move(block));
+      if (!options_.overlap_writes || index == options_.stop_after_block) {
+        FinishWrite();
+      }
       if (index == options_.stop_after_block) return false;
     }
+    FinishWrite();
     return true;
+  }
+
+  void StartWrite(FinishedBlock block) {
+    std::vector<BlockSummary> committed = blocks_;
+    pending_write_ = std::async(
+        std::launch::async,
+        [this, block = std::move(block), committed = std::move(committed),
+         stream_q = stream_q_, stream_fp = stream_fp_]() mutable {
+          WrittenBlock written;
+          written.summary = store_.WriteBlock(block);
+          written.block_file = {store_.PathOf(written.summary.file),
+                                written.summary.file.sha256,
+                                written.summary.file.size_bytes};
+          committed.push_back(written.summary);
+          written.streams_file =
+              store_.WriteStreams(committed, stream_q, stream_fp);
+          return written;
+        });
+  }
+
+  // Waits for the block being written, then announces its two files.
+  void FinishWrite() {
+    if (!pending_write_.valid()) return;
+    WrittenBlock written = pending_write_.get();
+    const int64_t index = written.summary.file.index;
+    events_.Checkpoint(index, "block", written.summary.file.name,
+                       written.block_file);
+    events_.Checkpoint(
+        index, "streams",
+        std::filesystem::relative(written.streams_file.path, options_.out_dir)
+            .generic_string(),
+        written.streams_file);
+    blocks_.push_back(std::move(written.summary));
   }
 
   // The norm that produced a Post-LN block's input: the previous block's
@@ -255,19 +324,32 @@ class JobRun {
     methods::InstallActivationQuantizers(block, state);
   }
 
+  // The quantized model: the FP model's resident tensors, shared, under
+  // the finished blocks' checkpoint files, read block by block.
   void BuildQuantizedModel() {
-    auto source = std::make_shared<model::MemoryTensorSource>(
+    if (spec_.evaluation.skip) return;
+    auto source = std::make_shared<model::OverlayTensorSource>(
         "quantized " + spec_.model_path.filename().string());
-    source->AddAll(model_.NamedTensors());
-    for (const FinishedBlock& block : blocks_) source->AddAll(block.tensors);
+    source->AddShared(model_.NamedTensors());
+    for (const BlockSummary& block : blocks_) {
+      source->AddSource(
+          io::SafetensorsReader::OpenFile(store_.PathOf(block.file)));
+    }
     quantized_ = model::MakeModel(inputs_.config, source, model_.options());
+    for (const BlockSummary& block : blocks_) {
+      activation_states_.push_back(store_
+                                       .ReadBlock(block.file,
+                                                  BlockContents::kActivations,
+                                                  options_.device)
+                                       .state);
+    }
   }
 
   void Evaluate(ResultEvent& result) {
     if (spec_.evaluation.skip) return;
     auto prepare = [this](model::Block& block) {
       methods::InstallActivationQuantizers(
-          block, blocks_.at(static_cast<size_t>(block.index())).state);
+          block, activation_states_.at(static_cast<size_t>(block.index())));
     };
     if (model_.output_kind() == model::OutputKind::kLogits) {
       EvaluatePerplexity(result, prepare);
@@ -379,6 +461,7 @@ class JobRun {
     };
     options.hf_model = wants("HF_SAFETENSORS");
     options.packed = wants("PACKED_INT");
+    options.max_shard_bytes = options_.max_shard_bytes;
     exporting::Exporter exporter(options);
 
     exporting::JobInfo job;
@@ -404,8 +487,10 @@ class JobRun {
       job.inputs.push_back({"spec", options_.spec_path, ""});
     }
     exporter.Begin(std::move(job));
-    for (const FinishedBlock& block : blocks_) {
-      exporter.AddBlock(BlockForExport(block));
+    // One block in memory at a time, read back from its checkpoint file.
+    for (const BlockSummary& block : blocks_) {
+      exporter.AddBlock(BlockForExport(
+          store_.ReadBlock(block.file, BlockContents::kEverything, at::kCPU)));
     }
     exporter.AddResident(CpuTensors(model_.NamedTensors()));
 
@@ -415,9 +500,12 @@ class JobRun {
     summary.quantized_value = result.quantized_value;
     summary.eval_tokens = result.eval_tokens;
     summary.eval_seq_len = result.eval_seq_len;
-    summary.wall_seconds = result.wall_seconds;
-    summary.peak_host_memory_bytes = result.peak_host_memory_bytes;
     summary.peak_device_memory_bytes = result.peak_device_memory_bytes;
+    // Measured as the report is written, after the model files.
+    summary.measure = [this](exporting::RunSummary& measured) {
+      measured.wall_seconds = SecondsSince(start_);
+      measured.peak_host_memory_bytes = PeakHostMemoryBytes();
+    };
     summary.model = {
         {"path", spec_.model_path.string()},
         {"sha256", inputs_.model_sha256},
@@ -453,10 +541,14 @@ class JobRun {
   int64_t batch_size_;
   std::unique_ptr<methods::Method> method_;
   CheckpointIdentity identity_;
+  CheckpointStore store_;
   Clock::time_point start_ = Clock::now();
-  std::vector<FinishedBlock> blocks_;
+  std::vector<BlockSummary> blocks_;  // Committed to the checkpoint.
+  std::future<WrittenBlock> pending_write_;
   at::Tensor stream_q_, stream_fp_;
   std::unique_ptr<model::Model> quantized_;
+  // Per block, the activation quantizers of the quantized model.
+  std::vector<methods::BlockQuantState> activation_states_;
 };
 
 }  // namespace

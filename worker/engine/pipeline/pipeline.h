@@ -2,13 +2,15 @@
 // embed the calibration windows, then for every block run the method on the
 // quantized stream, feed the quantized block that stream to get the next
 // block's input (and the FP block the FP stream, for methods that use it),
-// write the cumulative checkpoint and report progress with the block's
-// layer figures. A checkpoint of the same spec and model found in the work
-// dir is resumed after its last block; the result is byte-identical to an
+// report progress with the block's layer figures and write its checkpoint
+// file (checkpoint.h) while the next block runs: finished blocks live on
+// disk, not in memory. A checkpoint of the same spec and model found in the
+// work dir is resumed after its last block; the result is byte-identical to an
 // uninterrupted run when the thread count is the same. Then FP and
-// quantized perplexity (decoders) or embedding cosine (encoders), the
-// artifacts through exporting::Exporter (docs/formats/packed-weights.md),
-// and the result event.
+// quantized perplexity (decoders) or embedding cosine (encoders) with the
+// quantized blocks read from their files, the artifacts through
+// exporting::Exporter (docs/formats/packed-weights.md) one block at a
+// time, the result event, and the checkpoint removed.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -39,6 +41,13 @@ struct PipelineOptions {
   bool evaluate_fp = true;
   // False: write no artifacts at all (benchmarks and ordering tests).
   bool export_artifacts = true;
+  // Keep DIR/checkpoint after success (it is removed by default).
+  bool keep_checkpoint = false;
+  // Write each finished block's checkpoint while the next block is
+  // computed (holds one more block's results in memory meanwhile).
+  bool overlap_writes = true;
+  // Largest output safetensors shard; the export holds one in memory.
+  uint64_t max_shard_bytes = uint64_t{1} << 30;
   // For the manifest: the spec file the job was read from (may be empty)
   // and the engine's version string.
   std::filesystem::path spec_path;
@@ -48,7 +57,7 @@ struct PipelineOptions {
 struct PipelineResult {
   bool stopped = false;  // stop_after_block was reached.
   ResultEvent result;
-  std::vector<FinishedBlock> blocks;
+  std::vector<BlockSummary> blocks;
   std::vector<exporting::Artifact> artifacts;
 };
 

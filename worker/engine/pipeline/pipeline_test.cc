@@ -1,7 +1,8 @@
 // Whole jobs on tiny random models: every method runs end to end on every
 // architecture with checkpoints, events and artifacts; a run stopped after
-// a block and resumed produces byte-identical quantized weights; a
-// checkpoint of another spec is refused.
+// a block and resumed produces byte-identical quantized weights; the
+// checkpoint is a file per block plus the streams; a checkpoint of another
+// spec, or an incomplete one, is refused.
 #include "worker/engine/pipeline/pipeline.h"
 
 #include <fcntl.h>
@@ -65,7 +66,8 @@ class PipelineTest : public ::testing::Test {
 
   // Runs a job in `dir` with events written to dir/events.jsonl.
   PipelineResult RunIn(const std::filesystem::path& dir, const JobSpec& spec,
-                       const io::ModelConfig& config, int64_t stop_after = -1) {
+                       const io::ModelConfig& config, int64_t stop_after = -1,
+                       bool keep_checkpoint = false) {
     std::filesystem::create_directories(dir);
     int fd = ::open((dir / "events.jsonl").c_str(),
                     O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -74,6 +76,7 @@ class PipelineTest : public ::testing::Test {
     PipelineOptions options;
     options.out_dir = dir;
     options.stop_after_block = stop_after;
+    options.keep_checkpoint = keep_checkpoint;
     options.eval_windows_per_chunk = 2;
     options.engine_version = "test";
     PipelineResult result;
@@ -163,6 +166,75 @@ TEST_F(PipelineTest, ResumedRunIsByteIdentical) {
     EXPECT_EQ(io::Sha256File(root_ / "whole" / file),
               io::Sha256File(root_ / "resumed" / file))
         << file;
+  }
+}
+
+// Each finished block is a file of its own, written once; the streams file
+// is replaced and names the blocks it commits; a resumed run leaves the
+// earlier block files as they were; the checkpoint goes after success
+// unless kept; temporaries of a killed run are removed at start.
+TEST_F(PipelineTest, CheckpointIsIncrementalPerBlock) {
+  const io::ModelConfig config = model::testing::TinyLlamaConfig();
+  const JobSpec spec = Spec("rtn", {{"batch_size", 3}}, "w8a8");
+  const std::filesystem::path dir = root_ / "job";
+  RunIn(dir, spec, config, 0);
+  const std::filesystem::path block0 =
+      dir / "checkpoint/block-00000.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(block0));
+  ASSERT_TRUE(std::filesystem::exists(dir / "checkpoint/streams.safetensors"));
+  EXPECT_FALSE(
+      std::filesystem::exists(dir / "checkpoint/block-00001.safetensors"));
+  const std::string block0_sha = io::Sha256File(block0);
+
+  std::vector<nlohmann::json> parts;
+  for (const nlohmann::json& event : Events(dir)) {
+    if (event.at("type") == "checkpoint") parts.push_back(event);
+  }
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].at("part"), "block");
+  EXPECT_EQ(parts[0].at("name"), "checkpoint/block-00000.safetensors");
+  EXPECT_EQ(parts[0].at("sha256"), block0_sha);
+  EXPECT_EQ(parts[1].at("part"), "streams");
+  EXPECT_EQ(parts[1].at("name"), "checkpoint/streams.safetensors");
+  EXPECT_EQ(parts[1].at("block_index"), 0);
+
+  // A killed run's temporaries, then the rest of the job, checkpoint kept.
+  std::filesystem::create_directories(dir / "model");
+  std::ofstream(dir / "model/.model.safetensors.4242.tmp") << "partial";
+  std::ofstream(dir / "checkpoint/.streams.safetensors.4242.tmp") << "partial";
+  RunIn(dir, spec, config, -1, /*keep_checkpoint=*/true);
+  EXPECT_FALSE(
+      std::filesystem::exists(dir / "model/.model.safetensors.4242.tmp"));
+  EXPECT_FALSE(std::filesystem::exists(
+      dir / "checkpoint/.streams.safetensors.4242.tmp"));
+  const std::filesystem::path block1 =
+      dir / "checkpoint/block-00001.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(block1));
+  EXPECT_EQ(io::Sha256File(block0), block0_sha);
+  // Blocks of one shape cost the same bytes, whatever their index.
+  EXPECT_EQ(std::filesystem::file_size(block0),
+            std::filesystem::file_size(block1));
+  nlohmann::json report =
+      nlohmann::json::parse(std::ifstream(dir / "report.json"));
+  EXPECT_GT(report["resources"]["peak_host_memory_bytes"].get<double>(), 0);
+
+  // The same job again finds the kept checkpoint complete, and this time
+  // removes it.
+  RunIn(dir, spec, config);
+  EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint"));
+}
+
+TEST_F(PipelineTest, RefusesAnIncompleteCheckpoint) {
+  const io::ModelConfig config = model::testing::TinyLlamaConfig();
+  const JobSpec spec = Spec("rtn", {{"batch_size", 3}}, "w8a8");
+  RunIn(root_ / "job", spec, config, 0);
+  std::filesystem::resize_file(root_ / "job/checkpoint/block-00000.safetensors",
+                               100);
+  try {
+    RunIn(root_ / "job", spec, config);
+    ADD_FAILURE() << "truncated block file accepted";
+  } catch (const std::runtime_error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("block-00000.safetensors"));
   }
 }
 

@@ -137,8 +137,10 @@ void CheckBpeOptions(const JsonFile& file, const json& model) {
     file.Fail("model.dropout", "is set; BPE dropout is not supported");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    // transformers' own conversion writes "" for both: the default.
     const json* value = file.Optional(model, key);
-    if (value != nullptr && !(value->is_string() && value->empty())) {
+    if (value != nullptr &&
+        !(value->is_string() && value->get_ref<const std::string&>().empty())) {
       file.Fail(std::string("model.") + key, "is set; it is not supported");
     }
   }

@@ -120,6 +120,25 @@ TEST_F(TokenizerJsonTest, BadVocabEntries) {
   EXPECT_THAT(ErrorFor(root.dump()), HasSubstr("is not an integer"));
 }
 
+// What transformers' tokenizer conversion writes for a byte-level BPE
+// model: the optional prefix/suffix as empty strings, which mean "none".
+TEST_F(TokenizerJsonTest, EmptyPrefixAndSuffixAreTheDefault) {
+  json root = ValidBpe();
+  root["model"]["continuing_subword_prefix"] = "";
+  root["model"]["end_of_word_suffix"] = "";
+  root["model"]["dropout"] = nullptr;
+  root["model"]["unk_token"] = nullptr;
+  root["model"]["fuse_unk"] = false;
+  root["model"]["ignore_merges"] = false;
+  EXPECT_EQ(ErrorFor(root.dump()), "no error");
+  root["model"]["continuing_subword_prefix"] = "##";
+  EXPECT_THAT(ErrorFor(root.dump()),
+              HasSubstr("'model.continuing_subword_prefix'"));
+  root["model"]["continuing_subword_prefix"] = "";
+  root["model"]["end_of_word_suffix"] = "</w>";
+  EXPECT_THAT(ErrorFor(root.dump()), HasSubstr("'model.end_of_word_suffix'"));
+}
+
 TEST_F(TokenizerJsonTest, UnsupportedPieces) {
   json root = ValidBpe();
   root["model"]["type"] = "Unigram";
