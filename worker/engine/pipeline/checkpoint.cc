@@ -3,12 +3,15 @@
 #include <c10/util/StringUtil.h>
 
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/export/safetensors_writer.h"
 #include "worker/engine/io/safetensors_reader.h"
 #include "worker/engine/pipeline/figure_json.h"
+#include "worker/engine/quant/fake_quant.h"
 
 namespace quantd::engine::pipeline {
 namespace {
@@ -113,6 +116,157 @@ std::vector<methods::LayerFigure> FiguresOf(const nlohmann::json& json) {
   return figures;
 }
 
+std::string FpWeightName(const std::string& prefix, const std::string& linear) {
+  return "quant." + prefix + linear + ".fp_weight";
+}
+
+// The fake-quantized weight a WeightState stands for.
+at::Tensor DeriveWeight(const methods::WeightState& weight) {
+  return quant::FakeQuantize(weight.fp_weight, weight.qparams,
+                             weight.config.granularity,
+                             weight.config.group_size);
+}
+
+// One weight entry of a block description as a state of its own, with
+// `load` resolving its tensors (FP weights the model holds included).
+methods::WeightState LoadWeightState(
+    const nlohmann::json& description, const std::string& linear,
+    const std::function<at::Tensor(const std::string&)>& load) {
+  for (const nlohmann::json& entry : description.at("state").at("weights")) {
+    if (entry.at("linear") != linear) continue;
+    nlohmann::json alone = {{"activations", nlohmann::json::array()},
+                            {"weights", nlohmann::json::array({entry})}};
+    return methods::StateFromJson(
+               alone, description.at("prefix").get<std::string>(), load)
+        .weights.at(0);
+  }
+  throw std::runtime_error("block description has no weight state for '" +
+                           linear + "'");
+}
+
+// A block file opened for reading: its description and a loader that
+// resolves what the file leaves out (FP weights from the model).
+class BlockReader {
+ public:
+  BlockReader(const std::filesystem::path& path,
+              const CheckpointIdentity& identity, const io::TensorSource* model)
+      : path_(path),
+        reader_(io::SafetensorsReader::OpenFile(path)),
+        model_(model) {
+    CheckIdentity(path, reader_->metadata(), kBlockFormat, identity);
+    description_ = ParseMetadataJson(path, reader_->metadata(), "block");
+    try {
+      prefix_ = description_.at("prefix").get<std::string>();
+      // value() returns a copy: keep it alive while iterating.
+      const nlohmann::json from_model =
+          description_.value("fp_weight_from_model", nlohmann::json::array());
+      for (const nlohmann::json& linear : from_model) {
+        model_names_[FpWeightName(prefix_, linear.get<std::string>())] =
+            prefix_ + linear.get<std::string>() + ".weight";
+      }
+      const nlohmann::json derived =
+          description_.value("derived", nlohmann::json::object());
+      for (const auto& [tensor, linear] : derived.items()) {
+        derived_[tensor] = linear.get<std::string>();
+      }
+    } catch (const nlohmann::json::exception& error) {
+      throw std::runtime_error(
+          path.string() + ": malformed block description: " + error.what());
+    }
+    if (!model_names_.empty() && model_ == nullptr) {
+      throw std::runtime_error(path.string() +
+                               ": FP weights refer to the model, which is "
+                               "not available");
+    }
+  }
+
+  const std::filesystem::path& path() const { return path_; }
+  const nlohmann::json& description() const { return description_; }
+  const io::SafetensorsReader& file() const { return *reader_; }
+  const std::map<std::string, std::string>& derived() const { return derived_; }
+
+  // A stored tensor, or an FP weight the model holds; float32 on the CPU.
+  at::Tensor Load(const std::string& name) const {
+    auto found = model_names_.find(name);
+    if (found != model_names_.end()) return model_->LoadFloat(found->second);
+    return reader_->LoadFloat(name);
+  }
+
+  // A block tensor: stored, or recomputed from its weight state.
+  at::Tensor LoadTensor(const std::string& name) const {
+    auto derived = derived_.find(name);
+    if (derived == derived_.end()) return reader_->LoadFloat(name);
+    return DeriveWeight(LoadWeightState(
+        description_, derived->second,
+        [this](const std::string& stored) { return Load(stored); }));
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::unique_ptr<io::SafetensorsReader> reader_;
+  const io::TensorSource* model_;
+  nlohmann::json description_;
+  std::string prefix_;
+  std::map<std::string, std::string> model_names_;  // fp_weight -> model name
+  std::map<std::string, std::string> derived_;      // tensor -> linear
+};
+
+// The quantized model's view of one block file.
+class BlockFileSource : public io::TensorSource {
+ public:
+  explicit BlockFileSource(std::unique_ptr<BlockReader> block)
+      : block_(std::move(block)) {
+    std::set<std::string> names;
+    for (const nlohmann::json& name : block_->description().at("tensors")) {
+      names.insert(name.get<std::string>());
+    }
+    for (const io::TensorInfo& info : block_->file().Tensors()) {
+      if (names.count(info.name) != 0) infos_.push_back(info);
+    }
+    for (const auto& [tensor, linear] : block_->derived()) {
+      const std::string fp = FpWeightName(
+          block_->description().at("prefix").get<std::string>(), linear);
+      io::TensorInfo info;
+      info.name = tensor;
+      info.storage = io::StorageType::kF32;
+      info.shape = FpShape(fp);
+      info.size_bytes =
+          static_cast<uint64_t>(c10::multiply_integers(info.shape)) *
+          sizeof(float);
+      infos_.push_back(std::move(info));
+    }
+  }
+
+  const std::vector<io::TensorInfo>& Tensors() const override { return infos_; }
+  bool Contains(std::string_view name) const override {
+    for (const io::TensorInfo& info : infos_) {
+      if (info.name == name) return true;
+    }
+    return false;
+  }
+  at::Tensor LoadFloat(std::string_view name) const override {
+    if (!Contains(name)) {
+      throw std::runtime_error(block_->path().string() + ": tensor '" +
+                               std::string(name) + "' is not in the block");
+    }
+    return block_->LoadTensor(std::string(name));
+  }
+  std::string Describe() const override { return block_->path().string(); }
+
+ private:
+  // A derived tensor has its FP weight's shape (in the file, or the
+  // model's).
+  std::vector<int64_t> FpShape(const std::string& fp) const {
+    for (const io::TensorInfo& info : block_->file().Tensors()) {
+      if (info.name == fp) return info.shape;
+    }
+    return block_->Load(fp).sizes().vec();
+  }
+
+  std::unique_ptr<BlockReader> block_;
+  std::vector<io::TensorInfo> infos_;
+};
+
 }  // namespace
 
 std::string BlockFileName(int64_t index) {
@@ -123,21 +277,54 @@ std::string BlockFileName(int64_t index) {
 }
 
 CheckpointStore::CheckpointStore(const std::filesystem::path& out_dir,
-                                 CheckpointIdentity identity)
-    : dir_(out_dir / "checkpoint"), identity_(std::move(identity)) {}
+                                 CheckpointIdentity identity,
+                                 const io::TensorSource* model)
+    : dir_(out_dir / "checkpoint"),
+      identity_(std::move(identity)),
+      model_(model) {}
 
 std::filesystem::path CheckpointStore::PathOf(const BlockFile& file) const {
   return dir_.parent_path() / file.name;
 }
 
 BlockSummary CheckpointStore::WriteBlock(const FinishedBlock& block) const {
-  std::vector<std::pair<std::string, at::Tensor>> tensors = block.tensors;
-  auto state = methods::StateTensors(block.state, block.prefix);
-  tensors.insert(tensors.end(), state.begin(), state.end());
+  // What can be recomputed bit for bit is left out (see the header).
+  nlohmann::json derived = nlohmann::json::object();
+  nlohmann::json from_model = nlohmann::json::array();
+  std::set<std::string> omitted;
+  for (const methods::WeightState& weight : block.state.weights) {
+    if (!weight.config.enabled || !weight.fp_weight.defined()) continue;
+    const std::string name = block.prefix + weight.linear + ".weight";
+    for (const auto& [tensor_name, tensor] : block.tensors) {
+      if (tensor_name == name &&
+          at::equal(DeriveWeight(weight),
+                    tensor.to(weight.fp_weight.device()))) {
+        derived[name] = weight.linear;
+        omitted.insert(name);
+      }
+    }
+    if (model_ != nullptr && model_->Contains(name) &&
+        at::equal(model_->LoadFloat(name),
+                  weight.fp_weight.detach().to(at::kCPU, at::kFloat))) {
+      from_model.push_back(weight.linear);
+      omitted.insert(FpWeightName(block.prefix, weight.linear));
+    }
+  }
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, tensor] : block.tensors) {
+    if (omitted.count(name) == 0) tensors.emplace_back(name, tensor);
+  }
+  for (auto& [name, tensor] :
+       methods::StateTensors(block.state, block.prefix)) {
+    if (omitted.count(name) == 0) tensors.emplace_back(name, tensor);
+  }
   AddRangeTensors(block, tensors);
+  nlohmann::json description = BlockJson(block);
+  description["derived"] = std::move(derived);
+  description["fp_weight_from_model"] = std::move(from_model);
   Metadata metadata = IdentityMetadata(kBlockFormat, identity_);
   metadata["index"] = std::to_string(block.index);
-  metadata["block"] = BlockJson(block).dump();
+  metadata["block"] = description.dump();
   BlockSummary summary;
   summary.file.index = block.index;
   summary.file.name = "checkpoint/" + BlockFileName(block.index);
@@ -227,14 +414,10 @@ std::optional<Checkpoint> CheckpointStore::Read(
 FinishedBlock CheckpointStore::ReadBlock(const BlockFile& file,
                                          BlockContents contents,
                                          const at::Device& device) const {
-  const std::filesystem::path path = PathOf(file);
-  std::unique_ptr<io::SafetensorsReader> reader =
-      io::SafetensorsReader::OpenFile(path);
-  CheckIdentity(path, reader->metadata(), kBlockFormat, identity_);
-  const nlohmann::json json =
-      ParseMetadataJson(path, reader->metadata(), "block");
+  const BlockReader reader(PathOf(file), identity_, model_);
+  const nlohmann::json& json = reader.description();
   auto load = [&](const std::string& name) {
-    return reader->LoadFloat(name).to(device);
+    return reader.Load(name).to(device);
   };
   FinishedBlock block;
   try {
@@ -247,32 +430,50 @@ FinishedBlock CheckpointStore::ReadBlock(const BlockFile& file,
     block.figures = FiguresOf(json);
     block.seconds = json.value("seconds", 0.0);
     if (everything) {
-      for (const nlohmann::json& name : json.at("tensors")) {
-        block.tensors.emplace_back(name.get<std::string>(),
-                                   load(name.get<std::string>()));
+      for (const nlohmann::json& entry : json.at("tensors")) {
+        const std::string name = entry.get<std::string>();
+        auto derived = reader.derived().find(name);
+        if (derived == reader.derived().end()) {
+          block.tensors.emplace_back(name, load(name));
+          continue;
+        }
+        for (const methods::WeightState& weight : block.state.weights) {
+          if (weight.linear == derived->second) {
+            block.tensors.emplace_back(name, DeriveWeight(weight));
+          }
+        }
       }
       for (const nlohmann::json& entry : json.at("ranges")) {
         exporting::ChannelRange range;
         range.name = entry.at("name").get<std::string>();
         const std::string base = kRangePrefix + range.name;
         // Ranges stay on the CPU: only the exporter reads them.
-        range.before_min = reader->LoadFloat(base + ".before_min");
-        range.before_max = reader->LoadFloat(base + ".before_max");
+        range.before_min = reader.Load(base + ".before_min");
+        range.before_max = reader.Load(base + ".before_max");
         if (entry.at("after").get<bool>()) {
-          range.after_min = reader->LoadFloat(base + ".after_min");
-          range.after_max = reader->LoadFloat(base + ".after_max");
+          range.after_min = reader.Load(base + ".after_min");
+          range.after_max = reader.Load(base + ".after_max");
         }
         block.ranges.push_back(std::move(range));
       }
     }
   } catch (const nlohmann::json::exception& error) {
-    throw std::runtime_error(path.string() +
+    throw std::runtime_error(reader.path().string() +
                              ": malformed block description: " + error.what());
   }
-  if (block.index != file.index) {
-    throw std::runtime_error(path.string() + ": holds another block");
+  if (block.index != file.index ||
+      (contents == BlockContents::kEverything &&
+       block.tensors.size() != json.at("tensors").size())) {
+    throw std::runtime_error(reader.path().string() +
+                             ": holds another or an incomplete block");
   }
   return block;
+}
+
+std::shared_ptr<const io::TensorSource> CheckpointStore::OpenBlock(
+    const BlockFile& file) const {
+  return std::make_shared<BlockFileSource>(
+      std::make_unique<BlockReader>(PathOf(file), identity_, model_));
 }
 
 void CheckpointStore::Remove() const {

@@ -15,12 +15,20 @@
 // Every file is written to a temporary name, synced and renamed, so a kill
 // at any moment leaves the previous checkpoint whole. Bytes written per
 // block are one block's results plus the streams, whatever the depth.
+//
+// Nothing is stored twice: a quantized weight whose fake-quantized values
+// are exactly FakeQuantize(its FP weight, its QParams) is recomputed from
+// those when read ("derived" in the description), and an FP weight that is
+// bit for bit the model's own (methods that transform no weight, e.g. RTN)
+// is read from the model again ("fp_weight_from_model"). Both are checked
+// when the block is written, so what comes back is always the same bits.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -29,6 +37,7 @@
 
 #include "worker/engine/export/activation_ranges.h"
 #include "worker/engine/export/atomic_file.h"
+#include "worker/engine/io/tensor_source.h"
 #include "worker/engine/methods/block_state.h"
 #include "worker/engine/methods/method.h"
 
@@ -92,9 +101,10 @@ enum class BlockContents {
 
 class CheckpointStore {
  public:
-  // `out_dir` is the job's work dir.
+  // `out_dir` is the job's work dir; `model` the job's FP model source
+  // (not owned; must outlive the store).
   CheckpointStore(const std::filesystem::path& out_dir,
-                  CheckpointIdentity identity);
+                  CheckpointIdentity identity, const io::TensorSource* model);
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path PathOf(const BlockFile& file) const;
@@ -117,6 +127,11 @@ class CheckpointStore {
   // One finished block read back. Throws as Read.
   FinishedBlock ReadBlock(const BlockFile& file, BlockContents contents,
                           const at::Device& device) const;
+  // The block's tensors after quantization under their HF names (derived
+  // ones recomputed when loaded), read lazily: a layer of the quantized
+  // model's source. Throws as Read.
+  std::shared_ptr<const io::TensorSource> OpenBlock(
+      const BlockFile& file) const;
 
   // Removes the whole checkpoint directory (after a successful job).
   void Remove() const;
@@ -124,6 +139,7 @@ class CheckpointStore {
  private:
   std::filesystem::path dir_;
   CheckpointIdentity identity_;
+  const io::TensorSource* model_;
 };
 
 // "block-00007.safetensors"

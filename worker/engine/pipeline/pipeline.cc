@@ -16,7 +16,6 @@
 #include "worker/engine/eval/perplexity.h"
 #include "worker/engine/eval/similarity.h"
 #include "worker/engine/export/exporter.h"
-#include "worker/engine/io/safetensors_reader.h"
 #include "worker/engine/methods/block_session.h"
 #include "worker/engine/methods/registry.h"
 #include "worker/engine/model/model_factory.h"
@@ -95,7 +94,7 @@ class JobRun {
         contexts_(model_, inputs.calibration.size(1)),
         batch_size_(spec.method_params.Integer("batch_size")),
         identity_{SpecSha256(spec), inputs.model_sha256, model_.NumBlocks()},
-        store_(options.out_dir, identity_) {
+        store_(options.out_dir, identity_, &model_.source()) {
     const methods::MethodInfo* info = methods::FindMethod(spec.method);
     if (info == nullptr) throw SpecError("method", "unknown method");
     method_ = info->make(spec.method_params);
@@ -332,8 +331,7 @@ class JobRun {
         "quantized " + spec_.model_path.filename().string());
     source->AddShared(model_.NamedTensors());
     for (const BlockSummary& block : blocks_) {
-      source->AddSource(
-          io::SafetensorsReader::OpenFile(store_.PathOf(block.file)));
+      source->AddSource(store_.OpenBlock(block.file));
     }
     quantized_ = model::MakeModel(inputs_.config, source, model_.options());
     for (const BlockSummary& block : blocks_) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "worker/engine/io/safetensors_reader.h"
 #include "worker/engine/io/sha256.h"
 #include "worker/engine/methods/registry.h"
 #include "worker/engine/model/model_factory.h"
@@ -185,6 +186,14 @@ TEST_F(PipelineTest, CheckpointIsIncrementalPerBlock) {
   EXPECT_FALSE(
       std::filesystem::exists(dir / "checkpoint/block-00001.safetensors"));
   const std::string block0_sha = io::Sha256File(block0);
+  // RTN transforms no weight: each quantized weight is recomputed from its
+  // FP weight, and that is read from the model, so neither is stored.
+  const nlohmann::json description = nlohmann::json::parse(
+      io::SafetensorsReader::OpenFile(block0)->metadata().at("block"));
+  EXPECT_EQ(description.at("derived").size(), 7u);
+  EXPECT_EQ(description.at("fp_weight_from_model").size(), 7u);
+  EXPECT_FALSE(io::SafetensorsReader::OpenFile(block0)->Contains(
+      "model.layers.0.mlp.up_proj.weight"));
 
   std::vector<nlohmann::json> parts;
   for (const nlohmann::json& event : Events(dir)) {
