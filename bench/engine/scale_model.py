@@ -173,12 +173,15 @@ def run_engine(args, spec_path, out, events_path, env=None, kill_at=-1):
     began = time.monotonic()
     with open(events_path, "a") as events, \
             open(str(events_path) + ".stderr", "a") as stderr:
+        # Unbuffered: each event is seen as the engine writes it.
         process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                   stderr=stderr, text=True, env=env)
+                                   stderr=stderr, bufsize=0, env=env)
         sampler = RssSampler(process.pid)
         resumed_at = None
-        for line in process.stdout:
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode()
             events.write(line)
+            events.flush()
             event = json.loads(line)
             if (resumed_at is None and event.get("type") == "log" and
                     "resuming after block" in event.get("message", "")):

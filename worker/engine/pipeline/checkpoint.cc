@@ -287,7 +287,8 @@ std::filesystem::path CheckpointStore::PathOf(const BlockFile& file) const {
   return dir_.parent_path() / file.name;
 }
 
-BlockSummary CheckpointStore::WriteBlock(const FinishedBlock& block) const {
+BlockFileContents CheckpointStore::PrepareBlock(
+    const FinishedBlock& block) const {
   // What can be recomputed bit for bit is left out (see the header).
   nlohmann::json derived = nlohmann::json::object();
   nlohmann::json from_model = nlohmann::json::array();
@@ -322,19 +323,26 @@ BlockSummary CheckpointStore::WriteBlock(const FinishedBlock& block) const {
   nlohmann::json description = BlockJson(block);
   description["derived"] = std::move(derived);
   description["fp_weight_from_model"] = std::move(from_model);
-  Metadata metadata = IdentityMetadata(kBlockFormat, identity_);
-  metadata["index"] = std::to_string(block.index);
-  metadata["block"] = description.dump();
-  BlockSummary summary;
-  summary.file.index = block.index;
-  summary.file.name = "checkpoint/" + BlockFileName(block.index);
-  const exporting::WrittenFile written =
-      exporting::WriteSafetensors(PathOf(summary.file), tensors, metadata);
+  BlockFileContents contents;
+  contents.tensors = std::move(tensors);
+  contents.metadata = IdentityMetadata(kBlockFormat, identity_);
+  contents.metadata["index"] = std::to_string(block.index);
+  contents.metadata["block"] = description.dump();
+  contents.summary.file.index = block.index;
+  contents.summary.file.name = "checkpoint/" + BlockFileName(block.index);
+  contents.summary.prefix = block.prefix;
+  contents.summary.figures = block.figures;
+  contents.summary.seconds = block.seconds;
+  return contents;
+}
+
+BlockSummary CheckpointStore::WriteBlock(
+    const BlockFileContents& contents) const {
+  BlockSummary summary = contents.summary;
+  const exporting::WrittenFile written = exporting::WriteSafetensors(
+      PathOf(summary.file), contents.tensors, contents.metadata);
   summary.file.sha256 = written.sha256;
   summary.file.size_bytes = written.size_bytes;
-  summary.prefix = block.prefix;
-  summary.figures = block.figures;
-  summary.seconds = block.seconds;
   return summary;
 }
 

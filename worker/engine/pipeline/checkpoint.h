@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -93,7 +94,16 @@ struct Checkpoint {
   at::Tensor stream_fp;              // Same, FP chain; may be undefined.
 };
 
-// What ReadBlockFile loads besides the description.
+// A finished block as its file will hold it: the tensors stored (sharing
+// the block's) and the metadata. Made before the write so that everything
+// else of the block can be released while the file is written.
+struct BlockFileContents {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::map<std::string, std::string> metadata;
+  BlockSummary summary;  // Without the file's sha256 and size yet.
+};
+
+// What ReadBlock loads besides the description.
 enum class BlockContents {
   kActivations,  // The activation quantizers' state only (evaluation).
   kEverything,   // Tensors, full state and ranges (export).
@@ -109,8 +119,11 @@ class CheckpointStore {
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path PathOf(const BlockFile& file) const;
 
-  // Writes block `block.index`'s file. Throws exporting::ExportError.
-  BlockSummary WriteBlock(const FinishedBlock& block) const;
+  // What block `block.index`'s file will hold (omitting what can be
+  // recomputed; cheap, on the computing thread).
+  BlockFileContents PrepareBlock(const FinishedBlock& block) const;
+  // Writes it (on any thread). Throws exporting::ExportError.
+  BlockSummary WriteBlock(const BlockFileContents& contents) const;
   // Writes the streams file that commits `blocks` (0..k, in order).
   // Throws exporting::ExportError.
   exporting::WrittenFile WriteStreams(const std::vector<BlockSummary>& blocks,

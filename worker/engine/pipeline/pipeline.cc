@@ -157,7 +157,8 @@ class JobRun {
                kLoadEnd + (kQuantizeEnd - kLoadEnd) * (index + 1) / count,
                block.figures, eta);
       FinishWrite();
-      StartWrite(std::move(block));
+      // Only what the file stores outlives this iteration.
+      StartWrite(store_.PrepareBlock(block));
       if (!options_.overlap_writes || index == options_.stop_after_block) {
         FinishWrite();
       }
@@ -167,14 +168,14 @@ class JobRun {
     return true;
   }
 
-  void StartWrite(FinishedBlock block) {
+  void StartWrite(BlockFileContents contents) {
     std::vector<BlockSummary> committed = blocks_;
     pending_write_ = std::async(
         std::launch::async,
-        [this, block = std::move(block), committed = std::move(committed),
+        [this, contents = std::move(contents), committed = std::move(committed),
          stream_q = stream_q_, stream_fp = stream_fp_]() mutable {
           WrittenBlock written;
-          written.summary = store_.WriteBlock(block);
+          written.summary = store_.WriteBlock(contents);
           written.block_file = {store_.PathOf(written.summary.file),
                                 written.summary.file.sha256,
                                 written.summary.file.size_bytes};
