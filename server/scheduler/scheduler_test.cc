@@ -4,10 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler_test_util.h"
 #include "server/store/sqlite_store.h"
 
@@ -347,6 +350,82 @@ TEST_F(SchedulerTest, ReleaseRequeuesWithoutUsingAnAttempt) {
   EXPECT_EQ(job->state(), v1::JOB_STATE_QUEUED);
   EXPECT_EQ(job->attempt(), 1u);
   EXPECT_EQ(MustLease("w1").fencing_token(), 2u);
+}
+
+// Stores `data` as a blob; returns its hex digest.
+std::string PutBlob(artifacts::BlobStore& blobs, const std::string& data) {
+  const std::string hex = Sha256Hex(data);
+  auto writer = blobs.NewWriter(hex, data.size());
+  EXPECT_TRUE(writer.ok()) << writer.status();
+  if (!writer.ok()) return hex;
+  EXPECT_TRUE((*writer)->Append(data).ok());
+  EXPECT_TRUE((*writer)->Commit().ok());
+  return hex;
+}
+
+TEST_F(SchedulerTest, ALeaseResumesFromEveryBlockFileAndTheNewestStreams) {
+  const std::string id = Submit("r");
+  Register("w1");
+  const v1::Lease first = MustLease("w1");
+  EXPECT_EQ(first.resume_files_size(), 0);
+  auto blobs = artifacts::BlobStore::Open((dir_.path() / "blobs").string());
+  ASSERT_TRUE(blobs.ok()) << blobs.status();
+  auto attach = [&](const std::string& name, const std::string& kind,
+                    const std::string& data) {
+    const std::string hex = PutBlob(**blobs, data);
+    v1::Artifact artifact;
+    artifact.set_name(name);
+    artifact.set_kind(kind);
+    artifact.set_blob(BlobRef(hex));
+    artifact.set_size_bytes(data.size());
+    auto attached =
+        scheduler_->AttachArtifact(id, first.fencing_token(), artifact);
+    EXPECT_TRUE(attached.ok()) << attached.status();
+    clock_.AdvanceMillis(1);
+    return hex;
+  };
+  const std::string block0 =
+      attach("checkpoint/block-00000.safetensors", "checkpoint", "block 0");
+  const std::string old_streams =
+      attach("checkpoint/streams.safetensors", "checkpoint", "streams after 0");
+  const std::string block1 =
+      attach("checkpoint/block-00001.safetensors", "checkpoint", "block 1");
+  const std::string streams =
+      attach("checkpoint/streams.safetensors", "checkpoint", "streams after 1");
+  const std::string report = attach("report.json", "report", "{}");
+
+  clock_.AdvanceSeconds(11);  // The lease expires; attempt 2 follows.
+  scheduler_->Tick();
+  clock_.AdvanceSeconds(1);
+  const v1::Lease second = MustLease("w1");
+  EXPECT_EQ(second.job().attempt(), 2u);
+  std::vector<std::string> names;
+  std::vector<std::string> refs;
+  for (const v1::Artifact& file : second.resume_files()) {
+    names.push_back(file.name());
+    refs.push_back(file.blob());
+    EXPECT_EQ(file.kind(), "checkpoint");
+  }
+  EXPECT_THAT(names, ElementsAre("checkpoint/block-00000.safetensors",
+                                 "checkpoint/block-00001.safetensors",
+                                 "checkpoint/streams.safetensors"));
+  EXPECT_THAT(refs,
+              ElementsAre(BlobRef(block0), BlobRef(block1), BlobRef(streams)));
+
+  // The replaced streams blob is no longer referenced: the server's
+  // maintenance (QuantdServer::RunMaintenance) collects it, past the
+  // retention, and keeps every blob a lease or a listing can name.
+  auto referenced = scheduler_->ReferencedBlobs();
+  ASSERT_TRUE(referenced.ok()) << referenced.status();
+  auto report_gc = (*blobs)->CollectGarbage(
+      [&](const std::string& hex) { return referenced->count(hex) > 0; },
+      absl::ToUnixMillis(absl::Now()) + 7200 * 1000, 3600);
+  ASSERT_TRUE(report_gc.ok()) << report_gc.status();
+  EXPECT_EQ(report_gc->removed_blobs, 1u);
+  EXPECT_FALSE((*blobs)->Contains(old_streams));
+  for (const std::string& kept : {block0, block1, streams, report}) {
+    EXPECT_TRUE((*blobs)->Contains(kept)) << kept;
+  }
 }
 
 TEST_F(SchedulerTest, ListPaginatesAndHidesOtherTenants) {

@@ -2,6 +2,7 @@
 // heartbeats, event reports, artifacts and completion. Every call about a
 // job presents the lease's fencing token and is checked inside the same
 // store transaction that applies it.
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -158,15 +159,16 @@ absl::StatusOr<std::optional<quantd::v1::Lease>> Scheduler::TryLease(
   lease.set_fencing_token(job.fencing_token);
   QUANTD_ASSIGN_OR_RETURN(std::vector<store::ArtifactRecord> artifacts,
                           store_->ListArtifacts(job.id));
-  const store::ArtifactRecord* newest = nullptr;
+  // One artifact a name (a newer upload replaced an older one), so this is
+  // every block file and the newest streams file.
+  std::sort(artifacts.begin(), artifacts.end(),
+            [](const store::ArtifactRecord& a, const store::ArtifactRecord& b) {
+              return a.name < b.name;
+            });
   for (const store::ArtifactRecord& artifact : artifacts) {
     if (artifact.kind != "checkpoint") continue;
-    if (newest == nullptr || artifact.create_time_ms > newest->create_time_ms) {
-      newest = &artifact;
-    }
+    *lease.add_resume_files() = ArtifactToProto(artifact);
   }
-  if (newest != nullptr)
-    *lease.mutable_resume_checkpoint() = ArtifactToProto(*newest);
   return lease;
 }
 

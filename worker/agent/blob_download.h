@@ -1,5 +1,5 @@
 // Downloading a content-addressed blob (a model, a dataset, a resume
-// checkpoint) from quantd's JobService.DownloadArtifact into a local file.
+// checkpoint file) from quantd's JobService.DownloadArtifact into a local file.
 // The bytes land in "<dest>.part" and are renamed to `dest` only once their
 // size and sha256 match the blob reference, so a reader never sees half a
 // file. A stream that breaks is resumed from the bytes already received.

@@ -66,6 +66,21 @@ absl::Status ParseProgress(const JsonFields& fields, EngineEvent& event) {
   return absl::OkStatus();
 }
 
+absl::Status ParseCheckpointPart(const JsonFields& fields, EngineFile& file,
+                                 absl::string_view where) {
+  QUANTD_ASSIGN_OR_RETURN(const std::string part, fields.String("part"));
+  if (part == "block") {
+    file.part = CheckpointPart::kBlock;
+  } else if (part == "streams") {
+    file.part = CheckpointPart::kStreams;
+  } else {
+    return InvalidFieldError(absl::StrCat(where, ".part"),
+                             "must be \"block\" or \"streams\"");
+  }
+  file.kind = "checkpoint";
+  return CheckCheckpointFileName(file.name, absl::StrCat(where, ".name"));
+}
+
 absl::Status ParseFile(const JsonFields& fields, EngineEvent& event,
                        absl::string_view where) {
   EngineFile& file = event.file;
@@ -84,9 +99,9 @@ absl::Status ParseFile(const JsonFields& fields, EngineEvent& event,
     return InvalidFieldError(absl::StrCat(where, ".path"), "is required");
   }
   if (event.type == EngineEventType::kCheckpoint) {
-    file.name = "checkpoint";
-    file.kind = "checkpoint";
-  } else if (file.name.empty()) {
+    return ParseCheckpointPart(fields, file, where);
+  }
+  if (file.name.empty()) {
     return InvalidFieldError(absl::StrCat(where, ".name"), "is required");
   }
   return absl::OkStatus();
@@ -193,6 +208,33 @@ absl::StatusOr<EngineEvent> ParseEngineEvent(absl::string_view line) {
   event.type = TypeOf(event.type_name);
   QUANTD_RETURN_IF_ERROR(ParseBody(JsonFields(object, event.type_name), event));
   return event;
+}
+
+absl::Status CheckCheckpointFileName(absl::string_view name,
+                                     absl::string_view field) {
+  constexpr absl::string_view kDir = "checkpoint/";
+  constexpr size_t kMaxFileNameChars = 255;
+  if (!absl::StartsWith(name, kDir)) {
+    return InvalidFieldError(field, "must start with \"checkpoint/\"");
+  }
+  const absl::string_view file = name.substr(kDir.size());
+  if (file.empty() || file.size() > kMaxFileNameChars || file == "." ||
+      file == "..") {
+    return InvalidFieldError(field,
+                             "must name one file (1..255 characters) under "
+                             "checkpoint/");
+  }
+  for (char c : file) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return InvalidFieldError(
+          field,
+          "may hold only letters, digits, '.', '_' and '-' after "
+          "\"checkpoint/\"");
+    }
+  }
+  return absl::OkStatus();
 }
 
 int CanonicalCodeNumber(absl::string_view name) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "quantd/v1/types.pb.h"
@@ -27,9 +28,21 @@ enum class EngineEventType {
   kUnknown,
 };
 
-// A file the engine finished writing: a checkpoint or a final artifact.
+// Which part of a block checkpoint a checkpoint event announces.
+enum class CheckpointPart {
+  // Not a checkpoint (a final artifact).
+  kNone,
+  // One block's results: written once, never changed afterwards.
+  kBlock,
+  // The calibration streams and the list of finished blocks: replaced after
+  // every block; the commit point of a checkpoint.
+  kStreams,
+};
+
+// A file the engine finished writing: a checkpoint part or a final artifact.
 struct EngineFile {
-  // Artifact name relative to the work dir ("checkpoint" for checkpoints).
+  // Artifact name relative to the work dir. For checkpoint parts
+  // "checkpoint/<file>" (see CheckCheckpointFileName).
   std::string name;
   // Where the engine wrote it (absolute, or relative to the work dir).
   std::string path;
@@ -38,8 +51,10 @@ struct EngineFile {
   // 64 lowercase hex digits.
   std::string sha256_hex;
   uint64_t size_bytes = 0;
-  // Checkpoints: the last finished block.
+  // Checkpoints: the block the part belongs to (a block file), or the last
+  // finished block (the streams file).
   uint32_t block_index = 0;
+  CheckpointPart part = CheckpointPart::kNone;
   // Set by the worker, never parsed: `path` is a private hard link of the
   // engine's file (JobWorkspace::PinCheckpoint), removed once it is done
   // with.
@@ -63,6 +78,13 @@ struct EngineEvent {
 // Parses one line (without its newline).
 [[nodiscard]] absl::StatusOr<EngineEvent> ParseEngineEvent(
     absl::string_view line);
+
+// OK when `name` is a checkpoint file's name as the engine may announce it
+// and the worker may write it: "checkpoint/" and one path component of
+// [A-Za-z0-9._-] (1..255 characters, not "." or ".."). Otherwise an
+// InvalidArgument naming `field`.
+[[nodiscard]] absl::Status CheckCheckpointFileName(absl::string_view name,
+                                                   absl::string_view field);
 
 // The google.rpc.Code number of a canonical code name ("INVALID_ARGUMENT"
 // -> 3); UNKNOWN (2) for a name that is not canonical.

@@ -1,6 +1,7 @@
 #include "worker/agent/engine_event.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/agent/event_mapping.h"
@@ -45,26 +46,79 @@ TEST(EngineEventTest, MissingEtaMeansUnknownAndFractionIsClamped) {
   EXPECT_LT(event->progress.eta_seconds(), 0);
 }
 
-TEST(EngineEventTest, ParsesCheckpointAndArtifact) {
-  auto checkpoint = ParseEngineEvent(
-      absl::StrCat(R"({"type":"checkpoint","block_index":4,"path":"c.st",)",
-                   R"("size_bytes":24,"sha256":")", kHex, R"("})"));
-  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-  EXPECT_EQ(checkpoint->type, EngineEventType::kCheckpoint);
-  EXPECT_EQ(checkpoint->file.name, "checkpoint");
-  EXPECT_EQ(checkpoint->file.kind, "checkpoint");
-  EXPECT_EQ(checkpoint->file.block_index, 4u);
-  EXPECT_EQ(checkpoint->file.sha256_hex, kHex);
-  EXPECT_EQ(checkpoint->file.size_bytes, 24u);
+TEST(EngineEventTest, ParsesCheckpointPartsAndArtifact) {
+  auto block = ParseEngineEvent(absl::StrCat(
+      R"({"type":"checkpoint","part":"block","block_index":4,)",
+      R"("name":"checkpoint/block-00004.safetensors","path":"c.st",)",
+      R"("size_bytes":24,"sha256":")", kHex, R"("})"));
+  ASSERT_TRUE(block.ok()) << block.status();
+  EXPECT_EQ(block->type, EngineEventType::kCheckpoint);
+  EXPECT_EQ(block->file.part, CheckpointPart::kBlock);
+  EXPECT_EQ(block->file.name, "checkpoint/block-00004.safetensors");
+  EXPECT_EQ(block->file.kind, "checkpoint");
+  EXPECT_EQ(block->file.block_index, 4u);
+  EXPECT_EQ(block->file.sha256_hex, kHex);
+  EXPECT_EQ(block->file.size_bytes, 24u);
+
+  auto streams = ParseEngineEvent(absl::StrCat(
+      R"({"type":"checkpoint","part":"streams","block_index":4,)",
+      R"("name":"checkpoint/streams.safetensors","path":"/w/s.st",)",
+      R"("size_bytes":48,"sha256":")", kHex, R"("})"));
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  EXPECT_EQ(streams->file.part, CheckpointPart::kStreams);
+  EXPECT_EQ(streams->file.name, "checkpoint/streams.safetensors");
+  EXPECT_EQ(streams->file.kind, "checkpoint");
+  EXPECT_EQ(streams->file.block_index, 4u);
 
   auto artifact = ParseEngineEvent(absl::StrCat(
       R"({"type":"artifact","name":"report.json","path":"/w/report.json",)",
       R"("kind":"report","size_bytes":7,"sha256":"sha256:)", kHex, R"("})"));
   ASSERT_TRUE(artifact.ok()) << artifact.status();
+  EXPECT_EQ(artifact->file.part, CheckpointPart::kNone);
   EXPECT_EQ(artifact->file.name, "report.json");
   EXPECT_EQ(artifact->file.path, "/w/report.json");
   EXPECT_EQ(artifact->file.kind, "report");
   EXPECT_EQ(artifact->file.sha256_hex, kHex);
+}
+
+TEST(EngineEventTest, RejectsCheckpointsWithoutAPartOrAPlainName) {
+  auto line = [](absl::string_view part, absl::string_view name) {
+    return absl::StrCat(R"({"type":"checkpoint",)", part, R"("name":")", name,
+                        R"(","path":"c.st","sha256":")", kHex, R"("})");
+  };
+  const std::string good = "checkpoint/block-00001.safetensors";
+  struct Case {
+    std::string line;
+    const char* field;
+  };
+  const Case cases[] = {
+      {line("", good), "checkpoint.part"},
+      {line(R"("part":"tensors",)", good), "checkpoint.part"},
+      {line(R"("part":3,)", good), "checkpoint.part"},
+      {line(R"("part":"block",)", ""), "checkpoint.name"},
+      {line(R"("part":"block",)", "checkpoint"), "checkpoint.name"},
+      {line(R"("part":"block",)", "checkpoint/"), "checkpoint.name"},
+      {line(R"("part":"block",)", "checkpoint/.."), "checkpoint.name"},
+      {line(R"("part":"block",)", "checkpoint/."), "checkpoint.name"},
+      {line(R"("part":"block",)", "checkpoint/a/b"), "checkpoint.name"},
+      {line(R"("part":"streams",)", "checkpoint/../spec.json"),
+       "checkpoint.name"},
+      {line(R"("part":"streams",)", "/checkpoint/s"), "checkpoint.name"},
+      {line(R"("part":"streams",)", "model/s.safetensors"), "checkpoint.name"},
+      {line(R"("part":"streams",)", "checkpoint/s t"), "checkpoint.name"},
+      {line(R"("part":"streams",)", "checkpoint/" + std::string(256, 'a')),
+       "checkpoint.name"},
+  };
+  for (const Case& c : cases) {
+    auto event = ParseEngineEvent(c.line);
+    ASSERT_FALSE(event.ok()) << c.line;
+    EXPECT_EQ(event.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(FieldOfError(event.status()), c.field) << c.line;
+  }
+  EXPECT_TRUE(ParseEngineEvent(line(R"("part":"streams",)",
+                                    "checkpoint/" + std::string(255, 'a')))
+                  .ok());
+  EXPECT_TRUE(CheckCheckpointFileName("checkpoint/..a", "f").ok());
 }
 
 TEST(EngineEventTest, ParsesResultAndError) {

@@ -44,9 +44,11 @@ EngineReport EventRelay::Finish(bool drain) {
   const bool flush = drain && !stopping() && !report_.result.has_value();
   const CheckpointUploadStats checkpoints = checkpoints_.Finish(flush);
   if (checkpoints.uploaded + checkpoints.superseded + checkpoints.failed > 0) {
-    log_->info("job={} checkpoints uploaded={} superseded={} failed={}",
-               job_id_, checkpoints.uploaded, checkpoints.superseded,
-               checkpoints.failed);
+    log_->info(
+        "job={} checkpoint parts uploaded={} superseded={} failed={} "
+        "bytes={}",
+        job_id_, checkpoints.uploaded, checkpoints.superseded,
+        checkpoints.failed, checkpoints.bytes_uploaded);
   }
   if (queue_.dropped() > 0) {
     log_->info("job={} progress_events_dropped={}", job_id_, queue_.dropped());

@@ -2,9 +2,9 @@
 // scheduler. It takes events from the EventQueue in order and
 //   - reports states, progress and logs with ReportEvents, in batches (all
 //     that is queued, up to a limit, goes in one call);
-//   - hands each checkpoint to a CheckpointUploader, whose own thread sends
-//     it (newest first, spaced out), so a large checkpoint never delays
-//     the other events;
+//   - hands each checkpoint part to a CheckpointUploader, whose own thread
+//     sends it (block files in order, the newest streams file spaced out),
+//     so a large checkpoint never delays the other events;
 //   - uploads each final artifact with UploadArtifact;
 //   - keeps the result and error events for the job's completion.
 // A FAILED_PRECONDITION from the scheduler means the lease is lost: the
@@ -60,8 +60,8 @@ class EventRelay {
   void Start();
   // Stops the threads and returns what the events said. `drain`: first
   // relay everything queued (the producer must have closed the queue) and,
-  // unless a result arrived (the job is done), send the newest checkpoint
-  // still waiting so that the job resumes from it; otherwise stop after
+  // unless a result arrived (the job is done), send the checkpoint parts
+  // still waiting so that the job resumes from them; otherwise stop after
   // the calls in progress, which are cut short.
   EngineReport Finish(bool drain);
   bool lease_lost() const { return lease_lost_.load(); }

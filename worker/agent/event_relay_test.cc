@@ -119,6 +119,29 @@ EngineEvent File(EngineEventType type, const std::string& name,
   return event;
 }
 
+// The block part the engine announces after block `block`.
+EngineEvent BlockPart(uint32_t block, char hex) {
+  EngineEvent event =
+      File(EngineEventType::kCheckpoint,
+           "checkpoint/block-0000" + std::to_string(block) + ".safetensors",
+           "/work/checkpoint/block-" + std::to_string(block), hex);
+  event.file.part = CheckpointPart::kBlock;
+  event.file.block_index = block;
+  return event;
+}
+
+// The streams part the engine announces after block `block`.
+EngineEvent StreamsPart(uint32_t block, char hex) {
+  EngineEvent event =
+      File(EngineEventType::kCheckpoint, "checkpoint/streams.safetensors",
+           "/work/checkpoint/streams", hex);
+  event.file.part = CheckpointPart::kStreams;
+  event.file.block_index = block;
+  return event;
+}
+
+std::string Blob(char hex) { return "sha256:" + std::string(64, hex); }
+
 absl::StatusOr<std::string> ResolveUnderWork(absl::string_view path) {
   if (path.substr(0, 6) != "/work/") {
     return absl::InvalidArgumentError("path: outside the work dir");
@@ -182,32 +205,38 @@ TEST_F(EventRelayTest, ASlowCheckpointUploadHoldsUpNoOtherEvent) {
   reporter_.block_checkpoints = true;
   auto relay = MakeRelay();
   relay->Start();
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
-                   "/work/checkpoint/a", 'a'));
+  queue_.Push(BlockPart(0, 'a'));
   ASSERT_TRUE(reporter_.WaitForUploads(1));
-  // Checkpoint 'a' is stuck in its upload, yet everything after it goes.
+  // Block 0 is stuck in its upload, yet everything after it goes.
+  queue_.Push(StreamsPart(0, '0'));
   queue_.Push(Progress(1));
   queue_.Push(File(EngineEventType::kArtifact, "report.json",
                    "/work/report.json", 'r'));
+  queue_.Push(BlockPart(1, 'b'));
+  queue_.Push(StreamsPart(1, '1'));
+  // Reported only once everything before it is handled.
   queue_.Push(Progress(2));
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
-                   "/work/checkpoint/b", 'b'));
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint",
-                   "/work/checkpoint/c", 'c'));
   ASSERT_TRUE(reporter_.WaitForReported(2));
   ASSERT_TRUE(reporter_.WaitForUploads(2));
-  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"),
-              ElementsAre("sha256:" + std::string(64, 'a')));
-  EXPECT_THAT(reporter_.UploadedBlobs("report"),
-              ElementsAre("sha256:" + std::string(64, 'r')));
+  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"), ElementsAre(Blob('a')));
+  EXPECT_THAT(reporter_.UploadedBlobs("report"), ElementsAre(Blob('r')));
   reporter_.ReleaseCheckpoints();
+  // Every block part goes, in order, and each streams part once the block
+  // parts it names are up: streams 0 right after block 0, although block 1
+  // was already queued (the commit point moves despite a backlog).
+  ASSERT_TRUE(reporter_.WaitForUploads(5));
   queue_.Close();
   const EngineReport report = relay->Finish(/*drain=*/true);
-  // 'b' was superseded by 'c' while 'a' was on its way; without a result
-  // the newest is sent before the relay ends, for a resume.
   EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"),
-              ElementsAre("sha256:" + std::string(64, 'a'),
-                          "sha256:" + std::string(64, 'c')));
+              ElementsAre(Blob('a'), Blob('0'), Blob('b'), Blob('1')));
+  std::vector<std::string> names;
+  for (const auto& artifact : reporter_.uploaded) {
+    if (artifact.kind() == "checkpoint") names.push_back(artifact.name());
+  }
+  EXPECT_THAT(names, ElementsAre("checkpoint/block-00000.safetensors",
+                                 "checkpoint/streams.safetensors",
+                                 "checkpoint/block-00001.safetensors",
+                                 "checkpoint/streams.safetensors"));
   ASSERT_EQ(report.artifacts.size(), 1u);
   EXPECT_EQ(report.artifacts[0].name(), "report.json");
 }
@@ -215,18 +244,17 @@ TEST_F(EventRelayTest, ASlowCheckpointUploadHoldsUpNoOtherEvent) {
 TEST_F(EventRelayTest, AResultDropsTheCheckpointWaitingForItsInterval) {
   auto relay = MakeRelay(absl::Hours(1));
   relay->Start();
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/a", 'a'));
+  queue_.Push(StreamsPart(0, 'a'));
   ASSERT_TRUE(reporter_.WaitForUploads(1));
   // Within the hour after 'a', 'b' waits; the job is then done.
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/b", 'b'));
+  queue_.Push(StreamsPart(1, 'b'));
   EngineEvent result;
   result.type = EngineEventType::kResult;
   queue_.Push(result);
   queue_.Close();
   const EngineReport report = relay->Finish(/*drain=*/true);
   EXPECT_TRUE(report.result.has_value());
-  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"),
-              ElementsAre("sha256:" + std::string(64, 'a')));
+  EXPECT_THAT(reporter_.UploadedBlobs("checkpoint"), ElementsAre(Blob('a')));
 }
 
 TEST_F(EventRelayTest, LostLeaseStopsTheRelayAndIsSignalledOnce) {
@@ -247,7 +275,7 @@ TEST_F(EventRelayTest, LostLeaseStopsTheRelayAndIsSignalledOnce) {
 TEST_F(EventRelayTest,
        AFailedArtifactUploadFailsTheReportButACheckpointDoesNot) {
   reporter_.upload_status = absl::UnavailableError("scheduler down");
-  queue_.Push(File(EngineEventType::kCheckpoint, "checkpoint", "/work/c", 'a'));
+  queue_.Push(StreamsPart(0, 'a'));
   queue_.Close();
   auto relay = MakeRelay();
   relay->Start();

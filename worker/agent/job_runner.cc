@@ -204,13 +204,15 @@ void JobRunner::OnLine(const Line& line, JobWorkspace& workspace,
   }
   if (event->type == EngineEventType::kCheckpoint) {
     // Pinned here, as soon as it is announced: the engine renames the next
-    // checkpoint over this one a block later, maybe before the upload.
+    // streams file over this one a block later, maybe before the upload. A
+    // block file stays put, but pinning it too costs only a link.
     absl::StatusOr<EngineFile> pinned = workspace.PinCheckpoint(event->file);
     if (pinned.ok()) {
       event->file = *std::move(pinned);
     } else {
-      log_->warn("job={} checkpoint block={} not pinned: {}", job_id(),
-                 event->file.block_index, pinned.status().ToString());
+      log_->warn("job={} checkpoint {} block={} not pinned: {}", job_id(),
+                 event->file.name, event->file.block_index,
+                 pinned.status().ToString());
     }
   }
   queue.Push(*std::move(event));

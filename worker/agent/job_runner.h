@@ -1,23 +1,24 @@
 // JobRunner: carries out one leased job on its own thread, from the lease
 // to CompleteJob:
-//   1. a JobWorkspace with the inputs, the resume checkpoint and spec.json;
+//   1. a JobWorkspace with the inputs, the resume checkpoint files and
+//      spec.json;
 //   2. `quantd-engine run spec.json --out DIR --events-fd 3` plus the
 //      configured flags (--device, --threads, --data-dir) under an
 //      EngineSupervisor (own process group, stderr to DIR/engine.log,
 //      resource limits, killed if the worker dies);
 //   3. its events parsed on this thread and handed to an EventRelay thread
 //      through a bounded EventQueue (reading the pipe never waits on the
-//      scheduler); checkpoints are pinned here as they are announced and
-//      uploaded by the relay's CheckpointUploader;
+//      scheduler); checkpoint parts are pinned here as they are announced
+//      and uploaded by the relay's CheckpointUploader;
 //   4. CompleteJob: SUCCEEDED/FAILED from the engine's end (job_outcome.h).
 //
 // Stop requests, from the heartbeat or the worker:
 //   Cancel()  - the user cancelled: SIGTERM, SIGKILL after the grace,
 //               CompleteJob CANCELLED;
 //   Release() - the worker shuts down: SIGTERM (the engine keeps its last
-//               checkpoint), uploads in progress finish and the newest
-//               checkpoint not yet sent follows, CompleteJob with
-//               release = true;
+//               checkpoint), uploads in progress finish and the block
+//               files and newest streams file not yet sent follow,
+//               CompleteJob with release = true;
 //   Revoke()  - the lease is lost (also on any FAILED_PRECONDITION): the
 //               engine is killed and nothing more is reported.
 // The work dir is removed before the completion is sent.

@@ -105,6 +105,22 @@ absl::StatusOr<std::string> JobWorkspace::Materialize(
   return absl::StrCat("file://", path);
 }
 
+absl::Status JobWorkspace::DownloadResumeFiles(const quantd::v1::Lease& lease,
+                                               const BlobDownloader& download) {
+  // Every name is checked before anything is fetched.
+  for (int i = 0; i < lease.resume_files_size(); ++i) {
+    QUANTD_RETURN_IF_ERROR(
+        CheckCheckpointFileName(lease.resume_files(i).name(),
+                                absl::StrCat("resume_files[", i, "].name")));
+  }
+  for (const quantd::v1::Artifact& file : lease.resume_files()) {
+    QUANTD_RETURN_IF_ERROR(
+        Annotate(download(file.blob(), absl::StrCat(dir_, "/", file.name())),
+                 absl::StrCat("resume file ", file.name())));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<quantd::v1::JobSpec> JobWorkspace::Prepare(
     const quantd::v1::Lease& lease, const BlobDownloader& download) {
   quantd::v1::JobSpec spec = lease.job().spec();
@@ -126,11 +142,7 @@ absl::StatusOr<quantd::v1::JobSpec> JobWorkspace::Prepare(
     QUANTD_ASSIGN_OR_RETURN(std::string uri, Materialize(*ref, role, download));
     ref->set_uri(std::move(uri));
   }
-  if (!lease.resume_checkpoint().blob().empty()) {
-    QUANTD_RETURN_IF_ERROR(
-        Annotate(download(lease.resume_checkpoint().blob(), checkpoint_path()),
-                 "resume checkpoint"));
-  }
+  QUANTD_RETURN_IF_ERROR(DownloadResumeFiles(lease, download));
   QUANTD_ASSIGN_OR_RETURN(const std::string json, SpecToJson(spec));
   QUANTD_RETURN_IF_ERROR(WriteFile(spec_path(), json));
   return spec;

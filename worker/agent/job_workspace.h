@@ -2,10 +2,10 @@
 // --work-dir, named "<job id>-<fencing token>" so that two leases of the
 // same job never share one. It lays out what the engine expects
 // (docs/formats/engine-protocol.md): the inputs the scheduler sent as blobs
-// downloaded under inputs/, the resume checkpoint at
-// checkpoint/checkpoint.safetensors, and spec.json with every DataRef
+// downloaded under inputs/, the lease's resume checkpoint files each at
+// DIR/<artifact name> (under checkpoint/), and spec.json with every DataRef
 // rewritten to a local file:// URI. The engine's stderr goes to engine.log;
-// uploads/ holds the checkpoints pinned for upload (PinCheckpoint).
+// uploads/ holds the checkpoint parts pinned for upload (PinCheckpoint).
 //
 // The directory is removed when the workspace is destroyed unless Keep()
 // was called. A marker file lets RemoveStaleWorkspaces() clean up after a
@@ -39,13 +39,12 @@ class JobWorkspace {
 
   const std::string& dir() const { return dir_; }
   std::string spec_path() const { return dir_ + "/spec.json"; }
-  std::string checkpoint_path() const {
-    return dir_ + "/checkpoint/checkpoint.safetensors";
-  }
   std::string engine_log_path() const { return dir_ + "/engine.log"; }
 
-  // Downloads blob inputs and the lease's resume checkpoint with
-  // `download`, then writes spec.json. Returns the spec as written.
+  // Downloads blob inputs and every file of the lease's resume_files (each
+  // to DIR/<name>; a name that CheckCheckpointFileName rejects is an
+  // InvalidArgument naming resume_files[i].name) with `download`, then
+  // writes spec.json. Returns the spec as written.
   [[nodiscard]] absl::StatusOr<quantd::v1::JobSpec> Prepare(
       const quantd::v1::Lease& lease, const BlobDownloader& download);
 
@@ -55,11 +54,12 @@ class JobWorkspace {
   [[nodiscard]] absl::StatusOr<std::string> Resolve(
       absl::string_view path) const;
 
-  // Gives the checkpoint `file` announces a private name (a hard link under
-  // uploads/), so that its content stays as announced while the engine
-  // renames newer checkpoints over its path. Returns the file with `path`
-  // set to the link and `pinned` set; errors if the announced path is
-  // outside the workspace or cannot be linked.
+  // Gives the checkpoint part `file` announces a private name (a hard link
+  // under uploads/), so that its content stays as announced while the
+  // engine renames a newer streams file over its path (or, resumed,
+  // rewrites a block file). Returns the file with `path` set to the link
+  // and `pinned` set; errors if the announced path is outside the
+  // workspace or cannot be linked.
   [[nodiscard]] absl::StatusOr<EngineFile> PinCheckpoint(
       const EngineFile& file);
 
@@ -71,10 +71,12 @@ class JobWorkspace {
   absl::StatusOr<std::string> Materialize(const quantd::v1::DataRef& ref,
                                           absl::string_view role,
                                           const BlobDownloader& download);
+  absl::Status DownloadResumeFiles(const quantd::v1::Lease& lease,
+                                   const BlobDownloader& download);
 
   const std::string dir_;
   bool keep_ = false;
-  // Numbers the pinned checkpoints, so that no two share a name.
+  // Numbers the pinned checkpoint parts, so that no two share a name.
   uint64_t pinned_count_ = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/sha256.h"
+#include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -111,7 +112,8 @@ TEST(JobWorkspaceTest, APinnedCheckpointKeepsItsContentWhenReplaced) {
   const TempDir temp;
   auto workspace = JobWorkspace::Create(temp.path(), "j-1", 1);
   ASSERT_TRUE(workspace.ok());
-  const std::string path = (*workspace)->checkpoint_path();
+  const std::string path =
+      (*workspace)->dir() + "/checkpoint/streams.safetensors";
   // The engine writes a temporary file and renames it into place.
   auto write = [&](const std::string& content) {
     std::ofstream(path + ".tmp", std::ios::binary) << content;
@@ -148,7 +150,8 @@ TEST(JobWorkspaceTest, PrepareMaterialisesBlobsAndWritesTheSpec) {
   const std::string model =
       blobs.Add(std::string("GGUF") + std::string(60, '\1'));
   const std::string text = blobs.Add("calibration text");
-  const std::string checkpoint = blobs.Add("checkpoint bytes");
+  const std::string block = blobs.Add("block 0 bytes");
+  const std::string streams = blobs.Add("streams bytes");
   quantd::v1::Lease lease;
   lease.set_fencing_token(3);
   lease.mutable_job()->set_id("j-2");
@@ -157,7 +160,14 @@ TEST(JobWorkspaceTest, PrepareMaterialisesBlobsAndWritesTheSpec) {
   spec.set_method("osplus");
   spec.mutable_calibration()->mutable_dataset()->set_blob(text);
   spec.mutable_calibration()->set_n_samples(16);
-  lease.mutable_resume_checkpoint()->set_blob(checkpoint);
+  auto resume = [&](const std::string& name, const std::string& blob) {
+    quantd::v1::Artifact* file = lease.add_resume_files();
+    file->set_name(name);
+    file->set_kind("checkpoint");
+    file->set_blob(blob);
+  };
+  resume("checkpoint/block-00000.safetensors", block);
+  resume("checkpoint/streams.safetensors", streams);
 
   auto workspace = JobWorkspace::Create(root, "j-2", 3);
   ASSERT_TRUE(workspace.ok());
@@ -171,7 +181,9 @@ TEST(JobWorkspaceTest, PrepareMaterialisesBlobsAndWritesTheSpec) {
   EXPECT_TRUE(fs::exists(model_uri.substr(7)));
   const std::string data_uri = prepared->calibration().dataset().uri();
   EXPECT_EQ(ReadFile(data_uri.substr(7)), "calibration text");
-  EXPECT_EQ(ReadFile((*workspace)->checkpoint_path()), "checkpoint bytes");
+  EXPECT_EQ(ReadFile(dir + "/checkpoint/block-00000.safetensors"),
+            "block 0 bytes");
+  EXPECT_EQ(ReadFile(dir + "/checkpoint/streams.safetensors"), "streams bytes");
 
   const std::string json = ReadFile((*workspace)->spec_path());
   EXPECT_THAT(json, HasSubstr("\"n_samples\":16"));
@@ -211,6 +223,31 @@ TEST(JobWorkspaceTest, LeavesFileUrisAndNamesTheInputThatFailed) {
       ->set_blob("sha256:nothex");
   EXPECT_EQ((*workspace)->Prepare(lease, blobs.Downloader()).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JobWorkspaceTest, RejectsAResumeFileNamedOutsideCheckpoint) {
+  const TempDir temp;
+  FakeBlobs blobs;
+  const std::string data = blobs.Add("bytes");
+  for (const char* name :
+       {"checkpoint/../spec.json", "checkpoint/a/b", "spec.json",
+        "checkpoint/..", "/etc/passwd", "checkpoint/"}) {
+    quantd::v1::Lease lease;
+    quantd::v1::Artifact* good = lease.add_resume_files();
+    good->set_name("checkpoint/streams.safetensors");
+    good->set_blob(data);
+    quantd::v1::Artifact* bad = lease.add_resume_files();
+    bad->set_name(name);
+    bad->set_blob(data);
+    auto workspace = JobWorkspace::Create(temp.path(), "j-5", 1);
+    ASSERT_TRUE(workspace.ok());
+    auto prepared = (*workspace)->Prepare(lease, blobs.Downloader());
+    EXPECT_EQ(prepared.status().code(), absl::StatusCode::kInvalidArgument)
+        << name;
+    EXPECT_EQ(FieldOfError(prepared.status()), "resume_files[1].name") << name;
+  }
+  // Names are checked before anything is fetched.
+  EXPECT_TRUE(blobs.fetched.empty());
 }
 
 TEST(JobWorkspaceTest, RemovesOnlyStaleWorkspaces) {

@@ -7,7 +7,9 @@
 
 #include <filesystem>
 #include <thread>
+#include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -232,15 +234,22 @@ TEST_F(WorkerTest, UploadsArtifactsAndCheckpointsUnderTheirHashes) {
             BlobRef(Sha256Hex(model[0]->data)));
   EXPECT_EQ(model[0]->header.artifact().kind(), "model");
   EXPECT_EQ(model[0]->header.fencing_token(), kToken);
-  // Checkpoints are spaced out (one a minute by default) and the job's end
-  // drops a waiting one, so the first, and perhaps more, arrive.
-  const auto checkpoints = state.AcceptedUploads("checkpoint");
-  ASSERT_FALSE(checkpoints.empty());
-  for (const auto* checkpoint : checkpoints) {
-    EXPECT_THAT(checkpoint->data, StartsWith("checkpoint after block "));
-    EXPECT_EQ(checkpoint->header.artifact().blob(),
-              BlobRef(Sha256Hex(checkpoint->data)));
-    EXPECT_EQ(checkpoint->header.artifact().kind(), "checkpoint");
+  // Block files go at once, streams files are spaced out (one a minute by
+  // default), and the job's end drops what still waits, so the first block
+  // file, and perhaps more, arrive.
+  EXPECT_EQ(state.AcceptedUploads("checkpoint/block-00000.safetensors").size(),
+            1u);
+  for (const FakeGatewayState::Upload& upload : state.uploads) {
+    const quantd::v1::Artifact& artifact = upload.header.artifact();
+    if (!upload.accepted || !absl::StartsWith(artifact.name(), "checkpoint/")) {
+      continue;
+    }
+    EXPECT_THAT(upload.data,
+                StartsWith(artifact.name() == "checkpoint/streams.safetensors"
+                               ? "streams after block "
+                               : "block "));
+    EXPECT_EQ(artifact.blob(), BlobRef(Sha256Hex(upload.data)));
+    EXPECT_EQ(artifact.kind(), "checkpoint");
   }
 }
 
@@ -384,34 +393,47 @@ TEST_F(WorkerTest, ShutdownReleasesTheLeaseAfterTheCheckpointUpload) {
     s.leases.push_back(MakeLease("j-release", "hang"));
   });
   StartWorker(Options());
+  // The streams file follows the block file it names.
   ASSERT_TRUE(gateway_.WaitUntil([](const FakeGatewayState& s) {
-    return !s.AcceptedUploads("checkpoint").empty();
+    return !s.AcceptedUploads("checkpoint/streams.safetensors").empty();
   }));
   StopWorker();
   EXPECT_TRUE(run_status_.ok()) << run_status_;
   const FakeGatewayState state = gateway_.Snapshot();
+  EXPECT_EQ(state.AcceptedUploads("checkpoint/block-00000.safetensors").size(),
+            1u);
   ASSERT_EQ(state.completions.size(), 1u);
   EXPECT_TRUE(state.completions[0].release());
   EXPECT_EQ(state.completions[0].exit_status(), 143);
   EXPECT_TRUE(WorkDirIsEmpty());
 }
 
-TEST_F(WorkerTest, DownloadsBlobInputsAndTheResumeCheckpoint) {
+TEST_F(WorkerTest, DownloadsBlobInputsAndTheResumeFiles) {
   const std::string model = std::string("GGUF") + std::string(3000, '\7');
-  const std::string checkpoint = "checkpoint from attempt 1";
+  const std::string block = "block 0 from attempt 1";
+  const std::string streams = "streams after block 0 from attempt 1";
   quantd::v1::Lease lease = MakeLease("j-resume", "succeed");
   lease.mutable_job()->mutable_spec()->mutable_model()->set_blob(
       BlobRef(Sha256Hex(model)));
-  lease.mutable_resume_checkpoint()->set_blob(BlobRef(Sha256Hex(checkpoint)));
+  for (const auto& [name, data] :
+       {std::pair{"checkpoint/block-00000.safetensors", block},
+        std::pair{"checkpoint/streams.safetensors", streams}}) {
+    quantd::v1::Artifact* file = lease.add_resume_files();
+    file->set_name(name);
+    file->set_kind("checkpoint");
+    file->set_blob(BlobRef(Sha256Hex(data)));
+  }
   gateway_.Update([&](FakeGatewayState& s) {
     s.blobs[BlobRef(Sha256Hex(model))] = model;
-    s.blobs[BlobRef(Sha256Hex(checkpoint))] = checkpoint;
+    s.blobs[BlobRef(Sha256Hex(block))] = block;
+    s.blobs[BlobRef(Sha256Hex(streams))] = streams;
     s.leases.push_back(lease);
   });
   StartWorker(Options());
   EXPECT_EQ(AwaitCompletion().state(), quantd::v1::JOB_STATE_SUCCEEDED);
   const std::string log = gateway_.Snapshot().LogText();
-  EXPECT_THAT(log, HasSubstr("resume sha256=" + Sha256Hex(checkpoint)));
+  EXPECT_THAT(log, HasSubstr("resume sha256=" + Sha256Hex(streams) +
+                             " blocks=block-00000.safetensors"));
   EXPECT_THAT(log, HasSubstr("model=file://" +
                              fs::canonical(work_root_).string() + "/"));
   EXPECT_THAT(log, HasSubstr(".gguf"));

@@ -29,9 +29,15 @@ def _start_reference(tmp_path, spec: types_pb2.JobSpec) -> subprocess.Popen:
         stderr=(tmp_path / "reference-stderr.log").open("w"))
 
 
+STREAMS = "checkpoint/streams.safetensors"
+
+
 def _wait_for_checkpoint(server, job_id: str, timeout: float) -> None:
+    """Until a streams file, which commits a checkpoint, reached quantd (it
+    follows the block files it names)."""
     deadline = time.monotonic() + timeout
-    while not any(a.kind == "checkpoint" for a in server.artifacts(job_id)):
+    while not any(a.kind == "checkpoint" and a.name == STREAMS
+                  for a in server.artifacts(job_id)):
         job = server.get(job_id)
         assert job.state not in (types_pb2.JOB_STATE_SUCCEEDED,
                                  types_pb2.JOB_STATE_FAILED), job

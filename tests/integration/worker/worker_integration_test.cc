@@ -1,16 +1,21 @@
 // quantd-worker against a real quantd on loopback, with the fake engine
 // script (worker/agent/testdata/fake_engine.py) in place of quantd-engine:
 // a submitted job is leased, run, relayed and completed with its artifacts;
-// a cancel stops the engine; a worker shutdown gives the lease back.
+// a cancel stops the engine; a worker shutdown gives the lease back, and
+// the next attempt gets the checkpoint files it uploaded.
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -100,6 +105,19 @@ class WorkerIntegrationTest : public ::testing::Test {
     return job.ok() ? *job : v1::Job();
   }
 
+  std::vector<std::string> ArtifactNames(const std::string& id) {
+    v1::ListArtifactsRequest list;
+    list.set_job_id(id);
+    v1::ListArtifactsResponse artifacts;
+    grpc::ClientContext context;
+    EXPECT_TRUE(jobs_->stub()->ListArtifacts(&context, list, &artifacts).ok());
+    std::vector<std::string> names;
+    for (const auto& artifact : artifacts.artifacts()) {
+      names.push_back(artifact.name());
+    }
+    return names;
+  }
+
   std::string work_dir() const { return scratch_.path() + "/work"; }
   std::string worker_log() const { return scratch_.path() + "/worker.log"; }
 
@@ -133,6 +151,10 @@ TEST_F(WorkerIntegrationTest, RunsAJobToSuccessWithItsArtifacts) {
   EXPECT_THAT(names, Contains("report.json"));
   EXPECT_THAT(names, Contains("model/model.safetensors"));
 
+  // Block files go at once: block 0's at least reached quantd.
+  EXPECT_THAT(ArtifactNames(id),
+              Contains("checkpoint/block-00000.safetensors"));
+
   auto events = jobs_->Watch(id, 0, 1000);
   ASSERT_TRUE(events.ok()) << events.status();
   bool running = false;
@@ -165,6 +187,45 @@ TEST_F(WorkerIntegrationTest, WorkerShutdownGivesTheLeaseBack) {
   const v1::Job job = WaitFor(id, v1::JOB_STATE_QUEUED);
   EXPECT_EQ(job.attempt(), 1u);
   EXPECT_THAT(ReadAll(worker_log()), HasSubstr("outcome=released"));
+}
+
+TEST_F(WorkerIntegrationTest, AReleasedJobResumesFromItsCheckpointFiles) {
+  const std::string id = Submit("resume", "hang");
+  // The hanging engine finishes block 0, then sleeps; the streams file that
+  // commits block 0 follows block 0's file to quantd.
+  auto committed = [&] {
+    const std::vector<std::string> names = ArtifactNames(id);
+    return std::find(names.begin(), names.end(),
+                     "checkpoint/streams.safetensors") != names.end();
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!committed() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  worker_->SignalGroup(SIGTERM);
+  EXPECT_EQ(worker_->Wait().AsInt(), 0) << ReadAll(worker_log());
+  worker_.reset();
+  WaitFor(id, v1::JOB_STATE_QUEUED);
+  const std::vector<std::string> names = ArtifactNames(id);
+  EXPECT_THAT(names, Contains("checkpoint/block-00000.safetensors"));
+  EXPECT_THAT(names, Contains("checkpoint/streams.safetensors"));
+
+  // The next attempt gets both in its lease and puts them where the engine
+  // looks; the fake engine logs what it found.
+  StartWorker();
+  WaitFor(id, v1::JOB_STATE_RUNNING);
+  ASSERT_TRUE(jobs_->Cancel(id).ok());
+  WaitFor(id, v1::JOB_STATE_CANCELLED);
+  auto events = jobs_->Watch(id, 0, 1000);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> messages;
+  for (const v1::JobEvent& event : *events) {
+    if (event.has_log()) messages.push_back(event.log().message());
+  }
+  EXPECT_THAT(messages,
+              Contains(absl::StrCat(
+                  "resume sha256=", Sha256Hex("streams after block 0"),
+                  " blocks=block-00000.safetensors")));
 }
 
 }  // namespace

@@ -6,8 +6,9 @@ prints capabilities, `run SPEC --out DIR --events-fd N` emits JSON-lines
 events. What a run does is chosen by the spec's label "fake.scenario" (or
 --scenario, which wins):
 
-  succeed     state, progress per block with a checkpoint after each, log,
-              two artifacts, result; exit 0
+  succeed     state, progress per block with a checkpoint after each (the
+              block's file, then the streams file), log, two artifacts,
+              result; exit 0
   fail        error INTERNAL; exit 3
   invalid     error INVALID_ARGUMENT on scheme.weights.bits; exit 2
   oom         error RESOURCE_EXHAUSTED; exit 4
@@ -20,7 +21,8 @@ events. What a run does is chosen by the spec's label "fake.scenario" (or
   garbage     malformed lines between valid events, then succeeds
 
 Labels "fake.blocks" (default 3) and "fake.step_seconds" (default 0.02)
-shape the run.
+shape the run. A run that finds DIR/checkpoint/streams.safetensors logs its
+sha256 and the block files beside it ("resume sha256=... blocks=...").
 """
 import argparse
 import hashlib
@@ -31,6 +33,9 @@ import signal
 import subprocess
 import sys
 import time
+
+
+STREAMS = "checkpoint/streams.safetensors"
 
 
 def write_file(path, data):
@@ -64,10 +69,15 @@ def probe():
 
 
 def checkpoint(events, out, block):
-    path = os.path.join(out, "checkpoint", "checkpoint.safetensors")
-    sha, size = write_file(path, f"checkpoint after block {block}".encode())
-    events.emit(type="checkpoint", block_index=block, path=path, sha256=sha,
-                size_bytes=size)
+    """Block `block`'s file, then the streams file that commits it."""
+    parts = [("block", f"checkpoint/block-{block:05d}.safetensors",
+              f"block {block}"),
+             ("streams", STREAMS, f"streams after block {block}")]
+    for part, name, data in parts:
+        path = os.path.join(out, name)
+        sha, size = write_file(path, data.encode())
+        events.emit(type="checkpoint", part=part, block_index=block,
+                    name=name, path=path, sha256=sha, size_bytes=size)
 
 
 def artifact(events, out, name, kind, data):
@@ -130,11 +140,16 @@ def run(args):
     events.emit(type="log", level="info",
                 message=f"scenario={scenario} nofile={nofile} "
                         f"pid={os.getpid()} model={model}")
-    resume = os.path.join(args.out, "checkpoint", "checkpoint.safetensors")
+    resume = os.path.join(args.out, STREAMS)
     if os.path.exists(resume):
         with open(resume, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        events.emit(type="log", level="info", message=f"resume sha256={digest}")
+        found = sorted(name for name in
+                       os.listdir(os.path.join(args.out, "checkpoint"))
+                       if name.startswith("block-"))
+        events.emit(type="log", level="info",
+                    message=f"resume sha256={digest} "
+                            f"blocks={','.join(found)}")
     return SCENARIOS[scenario](events, args.out, spec, count, step)
 
 
