@@ -1,7 +1,10 @@
-"""A small typed wrapper over the generated quantd.v1 stubs: submit, wait
-(following WatchJob across dropped streams), fetch (resumable and
-hash-checked), list, cancel and upload, with gRPC errors mapped to the
-exceptions in quantd_client.errors.
+"""The blocking client: a small typed wrapper over the quantd.v1 stubs.
+
+submit, wait (following WatchJob across dropped streams), fetch (resumable
+and hash-checked), list, cancel and upload, with gRPC errors mapped to the
+exceptions in quantd_client.errors and unary calls retried on UNAVAILABLE
+(quantd_client.retry). quantd_client.aio.Client has the same methods for
+asyncio.
 
 Thread-safety: a Client may be shared between threads (gRPC channels are);
 each call is independent.
@@ -9,37 +12,25 @@ each call is independent.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-import uuid
 from pathlib import Path
-from typing import Callable, Iterator, List, Mapping, Optional, Sequence
+from typing import (Callable, Iterator, List, Mapping, Optional, Sequence,
+                    TypeVar)
 
 import grpc
 
-from quantd.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
-from quantd_client import errors
-from quantd_client.spec import make_spec
+from quantd_client import _channel, _files, errors
+from quantd_client._streams import (MAX_STREAM_BACKOFF_SECONDS, STREAM_BREAKS,
+                                    check_chunk, finish_download, gave_up)
+from quantd_client.retry import RetryPolicy, is_retryable
+from quantd_client.spec import make_spec, request_id_for
+from quantd_client.states import is_terminal, state_name
+from quantd_client.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
 
-#: Codes after which a broken WatchJob/DownloadArtifact stream is reopened.
-_STREAM_BREAKS = frozenset({
-    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.UNKNOWN, grpc.StatusCode.ABORTED,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-})
-_TERMINAL = frozenset({types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED,
-                       types_pb2.JOB_STATE_CANCELLED})
-_CHUNK_BYTES = 1 << 20
+__all__ = ["Client", "is_terminal", "state_name"]
 
-
-def state_name(state: int) -> str:
-    """"SUCCEEDED" for JOB_STATE_SUCCEEDED."""
-    return types_pb2.JobState.Name(state).removeprefix("JOB_STATE_")
-
-
-def is_terminal(state: int) -> bool:
-    return state in _TERMINAL
+Response = TypeVar("Response")
 
 
 class Client:
@@ -50,6 +41,10 @@ class Client:
     true (system roots) or any PEM argument is given: `root_certificates`
     (the CA that signed quantd's certificate) and, for mutual TLS,
     `private_key` with `certificate_chain` (both or neither).
+    `timeout_seconds` bounds each unary call; `retry` says how unary calls
+    are retried on UNAVAILABLE; a broken stream is reopened up to
+    `max_reconnects` times in a row without progress, `backoff_seconds`
+    apart at first.
     """
 
     def __init__(self, address: str, token: Optional[str] = None, *,
@@ -59,21 +54,22 @@ class Client:
                  certificate_chain: Optional[bytes] = None,
                  timeout_seconds: float = 60.0,
                  max_reconnects: int = 10,
-                 backoff_seconds: float = 0.2) -> None:
-        if (private_key is None) != (certificate_chain is None):
-            raise ValueError("a client certificate needs both private_key "
-                             "and certificate_chain")
+                 backoff_seconds: float = 0.2,
+                 retry: Optional[RetryPolicy] = None) -> None:
+        credentials = _channel.credentials(tls, root_certificates,
+                                           private_key, certificate_chain)
         self.address = address
-        self._token = token if token is not None else os.environ.get("QUANTD_TOKEN")
+        self._token = _channel.token_or_environment(token)
         self._timeout = timeout_seconds
         self._max_reconnects = max_reconnects
         self._backoff = backoff_seconds
-        if tls or root_certificates is not None or private_key is not None:
-            credentials = grpc.ssl_channel_credentials(
-                root_certificates, private_key, certificate_chain)
-            self._channel = grpc.secure_channel(address, credentials)
+        self._retry = retry or RetryPolicy()
+        if credentials is None:
+            self._channel = grpc.insecure_channel(
+                address, options=_channel.CHANNEL_OPTIONS)
         else:
-            self._channel = grpc.insecure_channel(address)
+            self._channel = grpc.secure_channel(
+                address, credentials, options=_channel.CHANNEL_OPTIONS)
         self._stub = jobs_pb2_grpc.JobServiceStub(self._channel)
 
     def close(self) -> None:
@@ -88,26 +84,41 @@ class Client:
     # -- unary calls ------------------------------------------------------
 
     def _metadata(self) -> Sequence[tuple]:
-        return (("authorization", f"Bearer {self._token}"),) if self._token else ()
+        return _channel.metadata(self._token)
+
+    def _retrying(self, send: Callable[[], Response]) -> Response:
+        """send() until it succeeds, fails for good, or the retry policy
+        gives up; failures are raised as QuantdError."""
+        attempts = 0
+        for delay in self._retry.delays():
+            attempts += 1
+            try:
+                return send()
+            except grpc.RpcError as error:
+                if delay is None or not is_retryable(error):
+                    raise errors.from_rpc_error(error, self.address,
+                                                attempts) from None
+            time.sleep(delay)
+        raise AssertionError("RetryPolicy.delays() ended without None")
 
     def _call(self, method: Callable, request):
-        try:
-            return method(request, timeout=self._timeout,
-                          metadata=self._metadata())
-        except grpc.RpcError as error:
-            raise errors.from_rpc_error(error, self.address) from None
+        return self._retrying(lambda: method(
+            request, timeout=self._timeout, metadata=self._metadata()))
 
     def submit(self, spec: Optional[types_pb2.JobSpec] = None, *,
                request_id: Optional[str] = None, validate_only: bool = False,
                **kwargs) -> types_pb2.Job:
-        """Submits `spec`, or a spec built by make_spec(**kwargs). The
-        request id (idempotency key) defaults to a random UUID."""
+        """Submits `spec`, or a spec built by make_spec(**kwargs).
+
+        Idempotent: the request id defaults to one derived from the spec
+        (spec.request_id_for), so a retried or repeated submit of the same
+        spec returns the first job. Pass `request_id` for a new job."""
         if spec is None:
             spec = make_spec(**kwargs)
         elif kwargs:
             raise TypeError("pass either a spec or keyword arguments, not both")
         request = jobs_pb2.SubmitJobRequest(
-            request_id=request_id or str(uuid.uuid4()), spec=spec,
+            request_id=request_id or request_id_for(spec), spec=spec,
             validate_only=validate_only)
         return self._call(self._stub.SubmitJob, request)
 
@@ -115,15 +126,25 @@ class Client:
         return self._call(self._stub.GetJob, jobs_pb2.GetJobRequest(id=job_id))
 
     def cancel(self, job_id: str, reason: str = "") -> types_pb2.Job:
-        return self._call(self._stub.CancelJob,
-                          jobs_pb2.CancelJobRequest(id=job_id, reason=reason))
+        """Cancels the job (see docs/API.md). A cancel that was retried
+        and finds the job already CANCELLED returns it: the first attempt
+        did it."""
+        try:
+            return self._call(self._stub.CancelJob,
+                              jobs_pb2.CancelJobRequest(id=job_id, reason=reason))
+        except errors.RejectedError as error:
+            if error.attempts > 1:
+                job = self.get(job_id)
+                if job.state == types_pb2.JOB_STATE_CANCELLED:
+                    return job
+            raise
 
     def artifacts(self, job_id: str) -> List[types_pb2.Artifact]:
         response = self._call(self._stub.ListArtifacts,
                               jobs_pb2.ListArtifactsRequest(job_id=job_id))
         return list(response.artifacts)
 
-    def list(self, *, states: Sequence[int] = (),
+    def list(self, *, states: Sequence[types_pb2.JobState] = (),
              labels: Optional[Mapping[str, str]] = None, limit: int = 100,
              order: str = "desc") -> List[types_pb2.Job]:
         """Up to `limit` jobs, newest first (order="asc": oldest first),
@@ -141,6 +162,15 @@ class Client:
             if not token or not page.jobs:
                 break
         return jobs
+
+    def upload(self, path: os.PathLike | str, kind: str = "model") -> str:
+        """Uploads a file as a content-addressed blob; returns its
+        "sha256:<hex>" reference (usable as a model or dataset)."""
+        path = Path(path)
+        blob = _files.blob_of(path)
+        response = self._retrying(lambda: self._stub.UploadBlob(
+            _files.upload_chunks(path, blob, kind), metadata=self._metadata()))
+        return response.blob
 
     # -- streams ----------------------------------------------------------
 
@@ -168,20 +198,17 @@ class Client:
                         return
                 reason: Optional[grpc.RpcError] = None
             except grpc.RpcError as error:
-                if error.code() not in _STREAM_BREAKS:
+                if error.code() not in STREAM_BREAKS:
                     raise errors.from_rpc_error(error, self.address) from None
                 reason = error
             fruitless = 0 if delivered else fruitless + 1
             if delivered:
                 backoff = self._backoff
             if fruitless > self._max_reconnects:
-                if reason is not None:
-                    raise errors.from_rpc_error(reason, self.address) from None
-                raise errors.UnavailableError(
-                    f"event stream of {job_id} keeps ending early",
-                    code=grpc.StatusCode.UNAVAILABLE)
+                raise gave_up(reason, self.address,
+                                      f"event stream of {job_id}")
             time.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, MAX_STREAM_BACKOFF_SECONDS)
 
     def wait(self, job_id: str, *,
              on_progress: Optional[Callable[[types_pb2.Progress], None]] = None,
@@ -196,40 +223,17 @@ class Client:
                 on_progress(event.progress)
         return self.get(job_id)
 
-    def upload(self, path: os.PathLike | str, kind: str = "model") -> str:
-        """Uploads a file as a content-addressed blob; returns its
-        "sha256:<hex>" reference (usable as a model or dataset)."""
-        path = Path(path)
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            for block in iter(lambda: file.read(_CHUNK_BYTES), b""):
-                digest.update(block)
-        blob = "sha256:" + digest.hexdigest()
-
-        def chunks() -> Iterator[jobs_pb2.UploadBlobChunk]:
-            yield jobs_pb2.UploadBlobChunk(header=jobs_pb2.UploadBlobHeader(
-                blob=blob, size_bytes=path.stat().st_size, kind=kind,
-                file_name=path.name))
-            with path.open("rb") as file:
-                for block in iter(lambda: file.read(_CHUNK_BYTES), b""):
-                    yield jobs_pb2.UploadBlobChunk(data=block)
-
-        try:
-            response = self._stub.UploadBlob(chunks(), metadata=self._metadata())
-        except grpc.RpcError as error:
-            raise errors.from_rpc_error(error, self.address) from None
-        return response.blob
-
     def fetch(self, job_id: str, dest: os.PathLike | str,
               names: Optional[Sequence[str]] = None) -> List[Path]:
         """Downloads the job's artifacts (or those named) under `dest`,
-        keeping their relative names. Resumes from "<file>.part" files and
-        checks every file's sha256; returns the paths written."""
+        keeping their relative names. Resumes from "<file>.part" files,
+        skips files already there with the right hash and checks every
+        file's sha256; returns the paths of the artifacts."""
         written = []
         for artifact in self.artifacts(job_id):
             if names is not None and artifact.name not in names:
                 continue
-            target = _safe_path(Path(dest), artifact.name)
+            target = _files.safe_path(Path(dest), artifact.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             self._download(job_id, artifact, target)
             written.append(target)
@@ -237,7 +241,7 @@ class Client:
 
     def _download(self, job_id: str, artifact: types_pb2.Artifact,
                   target: Path) -> None:
-        if target.exists() and _blob_of(target) == artifact.blob:
+        if target.exists() and _files.blob_of(target) == artifact.blob:
             return
         part = target.with_name(target.name + ".part")
         if part.exists() and part.stat().st_size > artifact.size_bytes:
@@ -250,25 +254,16 @@ class Client:
             try:
                 self._receive(job_id, artifact, part, offset)
             except grpc.RpcError as error:
-                if error.code() not in _STREAM_BREAKS:
+                if error.code() not in STREAM_BREAKS:
                     raise errors.from_rpc_error(error, self.address) from None
                 reason = error
             failures = 0 if part.stat().st_size > offset else failures + 1
             if failures > self._max_reconnects:
-                if reason is not None:
-                    raise errors.from_rpc_error(reason, self.address) from None
-                raise errors.UnavailableError(
-                    f"download of {artifact.name} keeps ending early",
-                    code=grpc.StatusCode.UNAVAILABLE)
+                raise gave_up(reason, self.address,
+                                      f"download of {artifact.name}")
             if part.stat().st_size < artifact.size_bytes:
                 time.sleep(self._backoff)
-        if _blob_of(part) != artifact.blob:
-            part.unlink()
-            raise errors.IntegrityError(
-                f"{target}: downloaded bytes do not hash to {artifact.blob}; "
-                "the partial file was removed, fetch again",
-                code=grpc.StatusCode.DATA_LOSS)
-        part.replace(target)
+        finish_download(part, target, artifact)
 
     def _receive(self, job_id: str, artifact: types_pb2.Artifact, part: Path,
                  offset: int) -> None:
@@ -277,26 +272,8 @@ class Client:
         with part.open("ab") as file:
             for chunk in self._stub.DownloadArtifact(request,
                                                      metadata=self._metadata()):
-                if chunk.offset != offset or chunk.blob != artifact.blob:
-                    raise errors.IntegrityError(
-                        f"{artifact.name}: server sent offset {chunk.offset} of "
-                        f"{chunk.blob}, expected {offset} of {artifact.blob}",
-                        code=grpc.StatusCode.DATA_LOSS)
+                check_chunk(chunk, artifact, offset)
                 file.write(chunk.data)
                 file.flush()
                 offset += len(chunk.data)
 
-
-def _safe_path(dest: Path, name: str) -> Path:
-    parts = name.split("/")
-    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise errors.InvalidArgumentError(f"artifact name {name!r} is not a safe relative path")
-    return dest.joinpath(*parts)
-
-
-def _blob_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(_CHUNK_BYTES), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()

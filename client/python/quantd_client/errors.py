@@ -1,6 +1,8 @@
 """Exceptions of the quantd client, one per canonical gRPC code a caller may
 want to branch on. Every exception carries the code, the server's message
-and, for INVALID_ARGUMENT, the offending field ("scheme.weights.bits")."""
+and, for INVALID_ARGUMENT, the offending field ("scheme.weights.bits");
+`attempts` says how many times the call was sent (more than 1 after
+retries on UNAVAILABLE)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ class QuantdError(Exception):
     """Base class: a failed call or an unusable job outcome."""
 
     def __init__(self, message: str, code: Optional[grpc.StatusCode] = None,
-                 field: str = "") -> None:
+                 field: str = "", attempts: int = 1) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.field = field
+        self.attempts = attempts
 
 
 class InvalidArgumentError(QuantdError):
@@ -75,7 +78,8 @@ def field_of(message: str) -> str:
     return head
 
 
-def from_rpc_error(error: grpc.RpcError, address: str = "") -> QuantdError:
+def from_rpc_error(error: grpc.RpcError, address: str = "",
+                   attempts: int = 1) -> QuantdError:
     """Converts a failed gRPC call into the matching QuantdError."""
     code = error.code() if hasattr(error, "code") else None
     details = (error.details() if hasattr(error, "details") else "") or ""
@@ -83,5 +87,7 @@ def from_rpc_error(error: grpc.RpcError, address: str = "") -> QuantdError:
     message = details
     if cls is UnavailableError and address:
         message = f"cannot reach quantd at {address}: {details}"
+        if attempts > 1:
+            message += f" (after {attempts} attempts)"
     field = field_of(details) if code == grpc.StatusCode.INVALID_ARGUMENT else ""
-    return cls(message, code=code, field=field)
+    return cls(message, code=code, field=field, attempts=attempts)

@@ -1,15 +1,17 @@
 """Builds a quantd.v1.JobSpec from keyword arguments, mirroring the flags of
-`quantctl submit`, so simple pipelines need not touch protobuf messages."""
+`quantctl submit`, so simple pipelines need not touch protobuf messages, and
+derives the idempotency key of a spec."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any, Iterable, Mapping, Optional
 
 from google.protobuf import json_format
 
-from quantd.v1 import types_pb2
+from quantd_client.v1 import types_pb2
 
 _GRANULARITY = {
     "tensor": types_pb2.GRANULARITY_PER_TENSOR,
@@ -114,3 +116,12 @@ def _fill_data(spec: types_pb2.JobSpec, calib_data, samples, seq_len, seed,
         spec.evaluation.max_tokens = max_tokens
     if skip_eval:
         spec.evaluation.skip = True
+
+
+def request_id_for(spec: types_pb2.JobSpec) -> str:
+    """The request id that makes a submit idempotent: "spec-" and the
+    sha256 of the spec's deterministic serialization. Submitting the same
+    spec again returns the job of the first submit (per tenant); give your
+    own request id (a pipeline run id, say) for a new job of the same spec."""
+    encoded = spec.SerializeToString(deterministic=True)
+    return "spec-" + hashlib.sha256(encoded).hexdigest()

@@ -1,10 +1,21 @@
 """Fixtures for the Python client tests: the real quantd and fake worker of
-the client integration harness (tests/integration/client)."""
+the client integration harness (tests/integration/client), a real
+quantd-worker running the scripted fake engine of the worker's tests, and a
+real MLflow tracking server on loopback."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
+from typing import Dict, Optional
 
 import pytest
 
@@ -12,7 +23,160 @@ HARNESS = Path(__file__).resolve().parents[2] / "integration" / "client"
 PACKAGE = Path(__file__).resolve().parents[3] / "client" / "python"
 sys.path[:0] = [str(HARNESS), str(PACKAGE)]
 
-from quantd_harness import FakeWorker, Quantd  # noqa: E402
+try:
+    # The package's own stubs first: with the build's stubs (imported by
+    # the harness) they share one descriptor pool, which refuses two
+    # different versions of a .proto file.
+    import quantd_client  # noqa: E402,F401
+    from quantd_harness import (REPO, FakeWorker, Quantd,  # noqa: E402
+                                binary)
+except TypeError as error:  # pragma: no cover - only with stale stubs
+    raise RuntimeError(
+        f"{error}: the stubs in client/python/quantd_client/v1 and the "
+        "build's differ; run python3 client/python/generate_stubs.py and "
+        "rebuild") from error
+
+FAKE_ENGINE = REPO / "worker/agent/testdata/fake_engine.py"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def without_quantd_variables(extra: Optional[Dict[str, str]] = None
+                             ) -> Dict[str, str]:
+    """This environment minus QUANTD_* (configuration for the daemons)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTD_")}
+    env.update(extra or {})
+    return env
+
+
+class Process:
+    """A child process in its own process group, its output in a log file;
+    stop() ends the group (the MLflow server forks its web workers)."""
+
+    def __init__(self, args, log_path: Path, env: Dict[str, str]) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(args, stdout=self._log,
+                                        stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.running():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+def start_agent(scratch: Path, address: str, concurrency: int = 4) -> Process:
+    """quantd-worker with the fake engine, attached to quantd at `address`."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    return Process(
+        [str(binary("QUANTD_WORKER", "worker/agent/quantd-worker")),
+         f"--scheduler={address}", "--worker-id=py-client-agent",
+         f"--engine={FAKE_ENGINE}", f"--work-dir={scratch / 'work'}",
+         "--lease-wait-seconds=1", "--metrics-listen=off",
+         "--nvidia-smi=off", f"--max-concurrent-jobs={concurrency}"],
+        scratch / "worker.log", without_quantd_variables())
+
+
+def start_quantd_at(scratch: Path, port: int) -> Process:
+    """quantd listening on 127.0.0.1:`port` (the harness's Quantd picks an
+    ephemeral port); returns once it listens."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    port_file = scratch / "ports"
+    server = Process(
+        [str(binary("QUANTD", "server/quantd")),
+         "--listen", f"127.0.0.1:{port}", "--metrics_listen", "127.0.0.1:0",
+         "--data_dir", str(scratch / "data"), "--port_file", str(port_file),
+         "--allowed-root", str(REPO / "models")],
+        scratch / "quantd.log", without_quantd_variables())
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if not server.running() or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError("quantd did not start:\n" + server.log())
+        time.sleep(0.05)
+    return server
+
+
+class MlflowServer:
+    """`mlflow server` with a SQLite backend store on 127.0.0.1. Its first
+    start runs MLflow's database migrations (about 10 s on 2 busy cores),
+    so it is started as soon as a collected test needs it and waited for
+    only when that test begins."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.uri = f"http://127.0.0.1:{free_port()}"
+        self.process = Process(
+            [sys.executable, "-m", "mlflow", "server",
+             "--backend-store-uri", f"sqlite:///{scratch / 'mlflow.db'}",
+             "--artifacts-destination", str(scratch / "artifacts"),
+             "--host", "127.0.0.1", "--port", self.uri.rsplit(":", 1)[1],
+             "--workers", "1"],
+            scratch / "mlflow.log",
+            # No background job runner: it needs packages the tracking
+            # server does not, and the tests start no MLflow jobs.
+            without_quantd_variables(
+                {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}))
+
+    def wait_until_healthy(self, timeout_seconds: float = 120) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                with urllib.request.urlopen(self.uri + "/health", timeout=2):
+                    return
+            except OSError:
+                pass
+            if not self.process.running() or time.monotonic() > deadline:
+                raise RuntimeError("mlflow server did not start:\n" +
+                                   self.process.log())
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.stop()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+_MLFLOW: Dict[str, MlflowServer] = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items) -> None:
+    """Starts the MLflow server early when a selected test needs it."""
+    if any("mlflow_uri" in getattr(item, "fixturenames", ()) for item in items):
+        _MLFLOW["server"] = MlflowServer(
+            Path(tempfile.mkdtemp(prefix="quantd-client-mlflow-")))
+
+
+def pytest_unconfigure() -> None:
+    server = _MLFLOW.pop("server", None)
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri() -> str:
+    """The tracking URI of the session's MLflow server."""
+    if "server" not in _MLFLOW:
+        _MLFLOW["server"] = MlflowServer(
+            Path(tempfile.mkdtemp(prefix="quantd-client-mlflow-")))
+    _MLFLOW["server"].wait_until_healthy()
+    return _MLFLOW["server"].uri
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +192,14 @@ def worker(quantd):
     yield fake
     fake.stop()
     assert not fake.errors, fake.errors
+
+
+@pytest.fixture(scope="module")
+def agent(quantd, tmp_path_factory):
+    """A real quantd-worker running the fake engine (jobs take a fraction
+    of a second; their progress events carry per-layer losses)."""
+    process = start_agent(tmp_path_factory.mktemp("agent"), quantd.address)
+    yield process
+    process.stop()
+    print("---- quantd-worker log (tail)\n" +
+          "\n".join(process.log().splitlines()[-30:]))

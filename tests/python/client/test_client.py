@@ -7,16 +7,18 @@ import hashlib
 import os
 import subprocess
 import sys
-from pathlib import Path
+import threading
 
 import pytest
 
+from conftest import free_port, start_quantd_at
 from fake_job_service import JOB_ID, FakeJobService, FakeServer
 from quantd_harness import REPO, model_path, wait_for_state
 from quantd.v1 import types_pb2
 from quantd_client import (Client, IntegrityError, InvalidArgumentError,
-                           NotFoundError, RejectedError, UnavailableError,
-                           make_spec, state_name)
+                           NotFoundError, RejectedError, RetryPolicy,
+                           UnavailableError, make_spec, request_id_for,
+                           state_name)
 
 EXAMPLE = REPO / "client/python/examples/quantize_pipeline.py"
 
@@ -64,6 +66,18 @@ def test_submit_accepts_a_spec_and_is_idempotent(quantd, worker):
         assert estimate.id == ""
 
 
+def test_submit_is_idempotent_by_default(quantd, worker):
+    spec = make_spec(**small_job(fake="succeed", suite="py-default-id"))
+    with Client(quantd.address) as client:
+        first = client.submit(spec)
+        assert first.request_id == request_id_for(spec)
+        assert client.submit(spec).id == first.id
+        fresh = client.submit(spec, request_id="py-default-id-2")
+        assert fresh.id != first.id
+        client.wait(first.id)
+        client.wait(fresh.id)
+
+
 def test_cancel_a_running_job(quantd, worker):
     with Client(quantd.address) as client:
         job = client.submit(**small_job(fake="hang"))
@@ -94,10 +108,31 @@ def test_errors_map_to_exceptions(quantd, worker):
         with pytest.raises(InvalidArgumentError) as invalid:
             client.submit(model=str(model_path()), method="nope", scheme="w8a8")
         assert invalid.value.field == "method"
-    with Client("127.0.0.1:1", timeout_seconds=5) as client:
+    three_tries = RetryPolicy(max_attempts=3, initial_backoff_seconds=0.05)
+    with Client("127.0.0.1:1", timeout_seconds=5, retry=three_tries) as client:
         with pytest.raises(UnavailableError) as unreachable:
             client.get("j-x")
         assert "127.0.0.1:1" in unreachable.value.message
+        assert unreachable.value.attempts == 3
+
+
+def test_unary_calls_retry_until_quantd_is_up(tmp_path):
+    """A call made while quantd is down succeeds once it listens."""
+    port = free_port()
+    policy = RetryPolicy(max_attempts=40, initial_backoff_seconds=0.1,
+                         max_backoff_seconds=0.5)
+    started = []
+    later = threading.Timer(0.5, lambda: started.append(
+        start_quantd_at(tmp_path, port)))
+    with Client(f"127.0.0.1:{port}", retry=policy, timeout_seconds=10) as client:
+        later.start()
+        try:
+            assert client.list(limit=1) == []
+        finally:
+            later.join()
+            for server in started:
+                server.stop()
+    assert started, "quantd did not start"
 
 
 def test_upload_returns_a_blob_usable_as_model(quantd, worker, tmp_path):

@@ -1,4 +1,5 @@
-"""make_spec and the error mapping of quantd_client, without a server."""
+"""make_spec, request ids, the retry policy and the error mapping of
+quantd_client, without a server."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import grpc
 import pytest
 
 from quantd.v1 import types_pb2
-from quantd_client import InvalidArgumentError, UnavailableError, make_spec
+from quantd_client import (InvalidArgumentError, RetryPolicy,
+                           UnavailableError, make_spec, request_id_for)
 from quantd_client.errors import field_of, from_rpc_error
 
 
@@ -37,6 +39,30 @@ def test_make_spec_explicit_scheme():
     assert activations.dynamic and activations.enabled
     with pytest.raises(ValueError):
         make_spec("http://x/model.gguf", "rtn")
+
+
+def test_request_id_is_derived_from_the_whole_spec():
+    spec = make_spec("/m/model.gguf", "osplus", "w8a8",
+                     labels={"a": "1", "b": "2"})
+    same = make_spec("/m/model.gguf", "osplus", "w8a8",
+                     labels={"b": "2", "a": "1"})
+    other = make_spec("/m/model.gguf", "osplus", "w8a8", labels={"a": "1"})
+    assert request_id_for(spec) == request_id_for(same)
+    assert request_id_for(spec) != request_id_for(other)
+    assert request_id_for(spec).startswith("spec-")
+    assert len(request_id_for(spec)) == len("spec-") + 64
+
+
+def test_retry_delays_grow_within_bounds():
+    policy = RetryPolicy(max_attempts=6, initial_backoff_seconds=1.0,
+                         max_backoff_seconds=4.0)
+    delays = list(policy.delays())
+    assert len(delays) == 6 and delays[-1] is None
+    for delay, cap in zip(delays, [1.0, 2.0, 4.0, 4.0, 4.0]):
+        assert cap / 2 <= delay <= cap
+    assert list(RetryPolicy(max_attempts=1).delays()) == [None]
+    with pytest.raises(ValueError):
+        RetryPolicy(max_attempts=0)
 
 
 class FakeRpcError(grpc.RpcError):

@@ -92,7 +92,9 @@ def test_engine_loads_a_tokenizer_json_written_by_transformers(tmp_path):
         "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "vocab_size": vocab,
         "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
-        "tie_word_embeddings": True}))
+        "tie_word_embeddings": True,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id}))
     p = "model.layers.0."
     tensors = {"model.embed_tokens.weight": torch.zeros(vocab, hidden),
                "model.norm.weight": torch.ones(hidden),
