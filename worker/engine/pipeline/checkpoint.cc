@@ -101,6 +101,17 @@ nlohmann::json BlockJson(const FinishedBlock& block) {
           {"seconds", block.seconds}};
 }
 
+// The state description without the FP weights (only the HF export reads
+// them).
+nlohmann::json WithoutFpWeights(nlohmann::json state) {
+  if (state.is_object() && state.contains("weights")) {
+    for (nlohmann::json& weight : state["weights"]) {
+      if (weight.is_object()) weight["fp_weight"] = false;
+    }
+  }
+  return state;
+}
+
 // The state description without its weights' part (only the export
 // reads that).
 nlohmann::json ActivationsOnly(nlohmann::json state) {
@@ -431,25 +442,32 @@ FinishedBlock CheckpointStore::ReadBlock(const BlockFile& file,
   try {
     block.index = json.at("index").get<int64_t>();
     block.prefix = json.at("prefix").get<std::string>();
-    const bool everything = contents == BlockContents::kEverything;
-    block.state = methods::StateFromJson(
-        everything ? json.at("state") : ActivationsOnly(json.at("state")),
-        block.prefix, load);
+    const bool tensors = contents != BlockContents::kActivations;
+    const nlohmann::json& state = json.at("state");
+    block.state =
+        methods::StateFromJson(contents == BlockContents::kEverything ? state
+                               : tensors ? WithoutFpWeights(state)
+                                         : ActivationsOnly(state),
+                               block.prefix, load);
     block.figures = FiguresOf(json);
     block.seconds = json.value("seconds", 0.0);
-    if (everything) {
+    if (tensors) {
       for (const nlohmann::json& entry : json.at("tensors")) {
         const std::string name = entry.get<std::string>();
         auto derived = reader.derived().find(name);
-        if (derived == reader.derived().end()) {
-          block.tensors.emplace_back(name, load(name));
-          continue;
-        }
-        for (const methods::WeightState& weight : block.state.weights) {
-          if (weight.linear == derived->second) {
-            block.tensors.emplace_back(name, DeriveWeight(weight));
+        const methods::WeightState* weight = nullptr;
+        for (const methods::WeightState& candidate : block.state.weights) {
+          if (derived != reader.derived().end() &&
+              candidate.linear == derived->second &&
+              candidate.fp_weight.defined()) {
+            weight = &candidate;
           }
         }
+        // Without the FP weights in memory, a derived tensor loads its own
+        // (one weight at a time).
+        block.tensors.emplace_back(
+            name, weight != nullptr ? DeriveWeight(*weight)
+                                    : reader.LoadTensor(name).to(device));
       }
       for (const nlohmann::json& entry : json.at("ranges")) {
         exporting::ChannelRange range;
@@ -470,7 +488,7 @@ FinishedBlock CheckpointStore::ReadBlock(const BlockFile& file,
                              ": malformed block description: " + error.what());
   }
   if (block.index != file.index ||
-      (contents == BlockContents::kEverything &&
+      (contents != BlockContents::kActivations &&
        block.tensors.size() != json.at("tensors").size())) {
     throw std::runtime_error(reader.path().string() +
                              ": holds another or an incomplete block");

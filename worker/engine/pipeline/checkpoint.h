@@ -106,7 +106,10 @@ struct BlockFileContents {
 // What ReadBlock loads besides the description.
 enum class BlockContents {
   kActivations,  // The activation quantizers' state only (evaluation).
-  kEverything,   // Tensors, full state and ranges (export).
+  kQuantized,    // Tensors, state without FP weights, ranges (export
+                 // of the quantized model alone).
+  kEverything,   // Tensors, full state and ranges (export with the HF
+                 // model, which holds the FP weights).
 };
 
 class CheckpointStore {

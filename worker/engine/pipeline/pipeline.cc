@@ -486,10 +486,13 @@ class JobRun {
       job.inputs.push_back({"spec", options_.spec_path, ""});
     }
     exporter.Begin(std::move(job));
-    // One block in memory at a time, read back from its checkpoint file.
+    // One block in memory at a time, read back from its checkpoint file;
+    // its FP weights only when the HF model is exported.
+    const BlockContents contents = options.hf_model ? BlockContents::kEverything
+                                                    : BlockContents::kQuantized;
     for (const BlockSummary& block : blocks_) {
-      exporter.AddBlock(BlockForExport(
-          store_.ReadBlock(block.file, BlockContents::kEverything, at::kCPU)));
+      exporter.AddBlock(
+          BlockForExport(store_.ReadBlock(block.file, contents, at::kCPU)));
     }
     exporter.AddResident(CpuTensors(model_.NamedTensors()));
 
