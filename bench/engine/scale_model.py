@@ -143,10 +143,12 @@ def spec(args, model, method):
 
 
 class RssSampler:
-    """The largest VmRSS of a process, sampled every 0.2 s."""
+    """The largest VmRSS of a process, sampled every 0.2 s, overall and per
+    stage (the engine's latest progress stage, set by the reader)."""
 
     def __init__(self, pid):
         self.pid, self.peak, self.stop = pid, 0, False
+        self.stage, self.by_stage = "load", {}
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -154,8 +156,10 @@ class RssSampler:
         while not self.stop:
             try:
                 text = pathlib.Path(f"/proc/{self.pid}/status").read_text()
-                kib = int(re.search(r"VmRSS:\s+(\d+)", text).group(1))
-                self.peak = max(self.peak, kib * 1024)
+                rss = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
+                self.peak = max(self.peak, rss)
+                self.by_stage[self.stage] = max(
+                    self.by_stage.get(self.stage, 0), rss)
             except (OSError, AttributeError):
                 pass
             time.sleep(0.2)
@@ -183,6 +187,8 @@ def run_engine(args, spec_path, out, events_path, env=None, kill_at=-1):
             events.write(line)
             events.flush()
             event = json.loads(line)
+            if event.get("type") == "progress":
+                sampler.stage = event.get("stage", sampler.stage)
             if (resumed_at is None and event.get("type") == "log" and
                     "resuming after block" in event.get("message", "")):
                 resumed_at = time.monotonic() - began
@@ -191,7 +197,9 @@ def run_engine(args, spec_path, out, events_path, env=None, kill_at=-1):
                     event.get("block_index") == kill_at):
                 process.send_signal(signal.SIGKILL)
         status = process.wait()
-    return status, time.monotonic() - began, sampler.finish(), resumed_at
+    peak = sampler.finish()
+    run_engine.by_stage = sampler.by_stage
+    return status, time.monotonic() - began, peak, resumed_at
 
 
 def checkpoint_bytes(events_path):
@@ -254,6 +262,7 @@ def main():
                 "model_bytes": model_bytes,
                 "peak_rss_bytes": report["resources"]["peak_host_memory_bytes"],
                 "sampled_peak_rss_bytes": sampled,
+                "sampled_peak_rss_by_stage": dict(run_engine.by_stage),
                 "bound_bytes": bound,
                 "wall_seconds": report["resources"]["wall_seconds"],
                 "seconds_per_block": sum(block_seconds) / len(block_seconds),

@@ -1,6 +1,8 @@
 // quantd-engine: LibTorch quantization engine. One process per job; also a
 // standalone CLI. Exit codes: 0 success, 2 usage or invalid input, 3 runtime
 // failure, 4 out of memory.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -11,6 +13,12 @@
 #include "worker/engine/cli/version.h"
 
 int main(int argc, char** argv) {
+  // Tensors of 1 MiB and more get their own mappings, returned to the
+  // system when freed. With glibc's default (a threshold that rises to
+  // 32 MiB after the first large free) a long job's freed block tensors
+  // stay in the heap, and peak memory grew with the number of blocks
+  // (docs/RESULTS.md, "Any model size").
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App app{"quantd-engine: quantize transformer models with LibTorch"};
   app.require_subcommand(1);
   app.add_subcommand("version", "print the engine version")->callback([] {
