@@ -19,6 +19,7 @@ namespace {
 constexpr char kBlockFormat[] = "quantd-block/1";
 constexpr char kStreamsFormat[] = "quantd-checkpoint/2";
 constexpr char kStreamsFile[] = "streams.safetensors";
+constexpr char kStreamsName[] = "checkpoint/streams.safetensors";
 constexpr char kStreamQuantized[] = "stream.quantized";
 constexpr char kStreamFp[] = "stream.fp";
 constexpr char kRangePrefix[] = "range.";
@@ -203,6 +204,19 @@ class BlockReader {
     return reader_->LoadFloat(name);
   }
 
+  // The shape of what Load(name) returns, from the headers alone.
+  std::vector<int64_t> ShapeOf(const std::string& name) const {
+    auto found = model_names_.find(name);
+    const std::string& wanted =
+        found != model_names_.end() ? found->second : name;
+    const io::TensorSource& source =
+        found != model_names_.end() ? *model_ : *reader_;
+    for (const io::TensorInfo& info : source.Tensors()) {
+      if (info.name == wanted) return info.shape;
+    }
+    throw std::runtime_error(path_.string() + ": no tensor '" + wanted + "'");
+  }
+
   // A block tensor: stored, or recomputed from its weight state.
   at::Tensor LoadTensor(const std::string& name) const {
     auto derived = derived_.find(name);
@@ -268,10 +282,7 @@ class BlockFileSource : public io::TensorSource {
   // A derived tensor has its FP weight's shape (in the file, or the
   // model's).
   std::vector<int64_t> FpShape(const std::string& fp) const {
-    for (const io::TensorInfo& info : block_->file().Tensors()) {
-      if (info.name == fp) return info.shape;
-    }
-    return block_->Load(fp).sizes().vec();
+    return block_->ShapeOf(fp);
   }
 
   std::unique_ptr<BlockReader> block_;
@@ -293,6 +304,8 @@ CheckpointStore::CheckpointStore(const std::filesystem::path& out_dir,
     : dir_(out_dir / "checkpoint"),
       identity_(std::move(identity)),
       model_(model) {}
+
+const char* CheckpointStore::StreamsName() { return kStreamsName; }
 
 std::filesystem::path CheckpointStore::PathOf(const BlockFile& file) const {
   return dir_.parent_path() / file.name;
@@ -347,14 +360,13 @@ BlockFileContents CheckpointStore::PrepareBlock(
   return contents;
 }
 
-BlockSummary CheckpointStore::WriteBlock(
-    const BlockFileContents& contents) const {
-  BlockSummary summary = contents.summary;
+exporting::WrittenFile CheckpointStore::WriteBlock(
+    BlockFileContents& contents) const {
   const exporting::WrittenFile written = exporting::WriteSafetensors(
-      PathOf(summary.file), contents.tensors, contents.metadata);
-  summary.file.sha256 = written.sha256;
-  summary.file.size_bytes = written.size_bytes;
-  return summary;
+      PathOf(contents.summary.file), contents.tensors, contents.metadata);
+  contents.summary.file.sha256 = written.sha256;
+  contents.summary.file.size_bytes = written.size_bytes;
+  return written;
 }
 
 exporting::WrittenFile CheckpointStore::WriteStreams(
@@ -409,11 +421,8 @@ std::optional<Checkpoint> CheckpointStore::Read(
             c10::str(file.string(), ": missing or of another size than the ",
                      block.file.size_bytes, " bytes the checkpoint records"));
       }
-      std::unique_ptr<io::SafetensorsReader> header =
-          io::SafetensorsReader::OpenFile(file);
-      CheckIdentity(file, header->metadata(), kBlockFormat, identity_);
-      const nlohmann::json json =
-          ParseMetadataJson(file, header->metadata(), "block");
+      const BlockReader header(file, identity_, model_);
+      const nlohmann::json& json = header.description();
       block.prefix = json.at("prefix").get<std::string>();
       block.figures = FiguresOf(json);
       block.seconds = json.value("seconds", 0.0);

@@ -121,12 +121,15 @@ class CheckpointStore {
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path PathOf(const BlockFile& file) const;
+  // "checkpoint/streams.safetensors", relative to the work dir.
+  static const char* StreamsName();
 
   // What block `block.index`'s file will hold (omitting what can be
   // recomputed; cheap, on the computing thread).
   BlockFileContents PrepareBlock(const FinishedBlock& block) const;
-  // Writes it (on any thread). Throws exporting::ExportError.
-  BlockSummary WriteBlock(const BlockFileContents& contents) const;
+  // Writes it (on any thread), filling contents.summary's sha256 and size.
+  // Throws exporting::ExportError.
+  exporting::WrittenFile WriteBlock(BlockFileContents& contents) const;
   // Writes the streams file that commits `blocks` (0..k, in order).
   // Throws exporting::ExportError.
   exporting::WrittenFile WriteStreams(const std::vector<BlockSummary>& blocks,

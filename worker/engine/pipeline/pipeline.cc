@@ -175,10 +175,8 @@ class JobRun {
         [this, contents = std::move(contents), committed = std::move(committed),
          stream_q = stream_q_, stream_fp = stream_fp_]() mutable {
           WrittenBlock written;
-          written.summary = store_.WriteBlock(contents);
-          written.block_file = {store_.PathOf(written.summary.file),
-                                written.summary.file.sha256,
-                                written.summary.file.size_bytes};
+          written.block_file = store_.WriteBlock(contents);
+          written.summary = std::move(contents.summary);
           committed.push_back(written.summary);
           written.streams_file =
               store_.WriteStreams(committed, stream_q, stream_fp);
@@ -193,11 +191,8 @@ class JobRun {
     const int64_t index = written.summary.file.index;
     events_.Checkpoint(index, "block", written.summary.file.name,
                        written.block_file);
-    events_.Checkpoint(
-        index, "streams",
-        std::filesystem::relative(written.streams_file.path, options_.out_dir)
-            .generic_string(),
-        written.streams_file);
+    events_.Checkpoint(index, "streams", CheckpointStore::StreamsName(),
+                       written.streams_file);
     blocks_.push_back(std::move(written.summary));
   }
 
