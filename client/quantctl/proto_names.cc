@@ -1,5 +1,7 @@
 #include "client/quantctl/proto_names.h"
 
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -8,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "contract/export_format.h"
 
 namespace quantd::client {
 namespace {
@@ -53,17 +56,6 @@ Granularities() {
   return *granularities;
 }
 
-const std::vector<std::pair<std::string, quantd::v1::ExportFormat>>&
-ExportFormats() {
-  static const auto* formats =
-      new std::vector<std::pair<std::string, quantd::v1::ExportFormat>>{
-          {"hf", quantd::v1::EXPORT_FORMAT_HF_SAFETENSORS},
-          {"packed", quantd::v1::EXPORT_FORMAT_PACKED_INT},
-          {"hf_safetensors", quantd::v1::EXPORT_FORMAT_HF_SAFETENSORS},
-          {"packed_int", quantd::v1::EXPORT_FORMAT_PACKED_INT}};
-  return *formats;
-}
-
 template <typename Enum>
 std::string ShortName(Enum value,
                       const std::vector<std::pair<std::string, Enum>>& names) {
@@ -101,12 +93,26 @@ absl::StatusOr<quantd::v1::Granularity> ParseGranularity(
 }
 
 std::string ExportFormatName(quantd::v1::ExportFormat format) {
-  return ShortName(format, ExportFormats());
+  const std::string& proto_name = quantd::v1::ExportFormat_Name(format);
+  for (const contract::ExportFormatInfo& info : contract::ExportFormats()) {
+    if (proto_name == info.proto_name) return info.cli_name;
+  }
+  return "";
 }
 
 absl::StatusOr<quantd::v1::ExportFormat> ParseExportFormat(
     absl::string_view text, absl::string_view flag) {
-  return ParseEnum(text, flag, "EXPORT_FORMAT_", ExportFormats());
+  const std::optional<contract::ExportFormat> format =
+      contract::ParseExportFormat(std::string_view(text.data(), text.size()));
+  quantd::v1::ExportFormat value = quantd::v1::EXPORT_FORMAT_UNSPECIFIED;
+  if (!format.has_value() ||
+      !quantd::v1::ExportFormat_Parse(contract::InfoOf(*format).proto_name,
+                                      &value)) {
+    return InvalidFieldError(
+        flag, absl::StrCat("must be one of {", contract::ExportFormatCliNames(),
+                           "}, got \"", text, "\""));
+  }
+  return value;
 }
 
 std::string CodeName(int code) {

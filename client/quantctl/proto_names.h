@@ -1,7 +1,8 @@
 // Short names for the API's enums as quantctl prints and parses them:
 // JOB_STATE_SUCCEEDED <-> "SUCCEEDED", GRANULARITY_PER_GROUP <-> "group",
 // EXPORT_FORMAT_PACKED_INT <-> "packed". Parsing is case-insensitive and
-// accepts the full enum name too.
+// accepts the full enum name too. Export format names are the contract's
+// (contract/export_format.h), shared with quantd and the engine.
 #pragma once
 
 #include <string>
@@ -25,7 +26,9 @@ std::string GranularityName(quantd::v1::Granularity granularity);
 [[nodiscard]] absl::StatusOr<quantd::v1::Granularity> ParseGranularity(
     absl::string_view text, absl::string_view flag);
 
-// "hf", "packed".
+// "hf", "packed", "compressed-tensors", "gguf": the contract's cli_name;
+// "" for unspecified. Parsing also takes the contract's aliases
+// ("hf_safetensors", "compressed_tensors", ...) and the full enum name.
 std::string ExportFormatName(quantd::v1::ExportFormat format);
 [[nodiscard]] absl::StatusOr<quantd::v1::ExportFormat> ParseExportFormat(
     absl::string_view text, absl::string_view flag);

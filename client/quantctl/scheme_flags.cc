@@ -1,12 +1,11 @@
 #include "client/quantctl/scheme_flags.h"
 
-#include <regex>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/quantctl/flag_values.h"
 #include "client/quantctl/proto_names.h"
 #include "common/status.h"
+#include "contract/contract_error.h"
+#include "contract/scheme_preset.h"
 
 namespace quantd::client {
 namespace {
@@ -15,18 +14,15 @@ constexpr int64_t kMinBits = 2;
 constexpr int64_t kMaxBits = 8;
 constexpr int64_t kMaxGroupSize = 1 << 16;
 
-// Activation bits of a preset ("w4a16-g128" -> 16), 0 when malformed.
-int PresetActivationBits(const std::string& preset) {
-  static const std::regex kPreset(
-      "w(8|6|4|3|2)a(8|6|4|16)(-pt)?(-g[1-9][0-9]*)?");
-  std::smatch match;
-  if (!std::regex_match(preset, match, kPreset)) return 0;
-  static const std::regex kKnown("w8a8|w8a8-pt|w6a6|w4a4|w4a16|w3a16|w2a16");
-  const std::string base =
-      absl::StrCat("w", match[1].str(), "a", match[2].str(), match[3].str());
-  if (!std::regex_match(base, kKnown)) return 0;
-  int bits = 0;
-  return absl::SimpleAtoi(match[2].str(), &bits) ? bits : 0;
+// Whether the preset quantizes activations; InvalidArgument naming
+// --scheme for a name the contract's grammar refuses, the check that quantd
+// and the engine make too.
+absl::StatusOr<bool> PresetQuantizesActivations(const std::string& preset) {
+  try {
+    return contract::ParseSchemePreset(preset).activations.enabled;
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError("--scheme", error.what());
+  }
 }
 
 absl::Status FillWeights(const SchemeFlags& flags,
@@ -103,16 +99,10 @@ bool HasActivationFlags(const SchemeFlags& flags) {
 
 absl::StatusOr<quantd::v1::QuantScheme> BuildScheme(const SchemeFlags& flags) {
   quantd::v1::QuantScheme scheme;
-  int preset_activation_bits = 0;
+  bool preset_activations = false;
   if (!flags.preset.empty()) {
-    preset_activation_bits = PresetActivationBits(flags.preset);
-    if (preset_activation_bits == 0) {
-      return InvalidFieldError(
-          "--scheme",
-          absl::StrCat("unknown preset \"", flags.preset,
-                       "\"; one of w8a8, w8a8-pt, w6a6, w4a4, w4a16, w3a16, "
-                       "w2a16, optionally with -g<N>"));
-    }
+    QUANTD_ASSIGN_OR_RETURN(preset_activations,
+                            PresetQuantizesActivations(flags.preset));
     scheme.set_preset(flags.preset);
   } else if (flags.weight_bits.empty()) {
     return InvalidFieldError("--scheme",
@@ -124,8 +114,7 @@ absl::StatusOr<quantd::v1::QuantScheme> BuildScheme(const SchemeFlags& flags) {
     scheme.mutable_weights()->set_enabled(true);
   }
   const bool activations_quantized =
-      HasActivationFlags(flags) ||
-      (preset_activation_bits > 0 && preset_activation_bits < 16);
+      HasActivationFlags(flags) || preset_activations;
   if (HasActivationFlags(flags) || (flags.symmetric && activations_quantized)) {
     QUANTD_RETURN_IF_ERROR(
         FillActivations(flags, scheme.mutable_activations()));

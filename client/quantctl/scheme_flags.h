@@ -25,9 +25,9 @@ struct SchemeFlags {
   bool dynamic = false;
 };
 
-// InvalidArgument naming the flag at fault: an unknown preset, bits outside
-// 2..8, per-token weights, a group size without per-group weights, or
-// neither a preset nor --w-bits.
+// InvalidArgument naming the flag at fault: a preset the contract's grammar
+// refuses (contract/scheme_preset.h), bits outside 2..8, per-token weights,
+// a group size without per-group weights, or neither a preset nor --w-bits.
 [[nodiscard]] absl::StatusOr<quantd::v1::QuantScheme> BuildScheme(
     const SchemeFlags& flags);
 

@@ -37,7 +37,7 @@ TEST(SpecFlagsTest, MapsEveryFlagToItsSpecField) {
   flags.max_tokens = "4096";
   flags.params = {"alpha=0.5"};
   flags.labels = {"team=ml"};
-  flags.exports = {"packed"};
+  flags.exports = {"packed", "compressed-tensors", "GGUF"};
   flags.priority = "-5";
   flags.device = "cpu";
   flags.max_attempts = "2";
@@ -58,8 +58,11 @@ TEST(SpecFlagsTest, MapsEveryFlagToItsSpecField) {
   EXPECT_DOUBLE_EQ(spec.method_params().fields().at("alpha").number_value(),
                    0.5);
   EXPECT_EQ(spec.labels().at("team"), "ml");
-  ASSERT_EQ(spec.export_formats_size(), 1);
+  ASSERT_EQ(spec.export_formats_size(), 3);
   EXPECT_EQ(spec.export_formats(0), quantd::v1::EXPORT_FORMAT_PACKED_INT);
+  EXPECT_EQ(spec.export_formats(1),
+            quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+  EXPECT_EQ(spec.export_formats(2), quantd::v1::EXPORT_FORMAT_GGUF);
   EXPECT_EQ(spec.priority(), -5);
   EXPECT_EQ(spec.resources().device(), "cpu");
   EXPECT_EQ(spec.retry().max_attempts(), 2u);
@@ -98,7 +101,9 @@ TEST(SpecFlagsTest, ErrorsNameTheFlagAndTheReason) {
   EXPECT_THAT(ErrorOf(flags), HasSubstr("--device: must be cuda or cpu"));
   flags = MinimalFlags();
   flags.exports = {"onnx"};
-  EXPECT_THAT(ErrorOf(flags), HasSubstr("--export: must be one of"));
+  EXPECT_EQ(ErrorOf(flags),
+            "--export: must be one of {hf, packed, compressed-tensors, gguf}, "
+            "got \"onnx\"");
   flags = MinimalFlags();
   flags.model = "http://example.com/model.gguf";
   EXPECT_THAT(ErrorOf(flags), HasSubstr("MODEL: only file:// URIs"));
@@ -135,6 +140,29 @@ TEST(SchemeFlagsTest, ExplicitSettingsOverrideAPreset) {
   EXPECT_EQ(SchemeSummary(*scheme), "w4a16-g128");
 }
 
+TEST(SchemeFlagsTest, AcceptsEveryPresetTheContractParses) {
+  for (const char* preset : {"w8a8", "w8a8-pt", "w6a6", "w5a5", "w4a4-pt",
+                             "w4a4-g128", "W4A16-G32", "w2a16"}) {
+    SchemeFlags flags;
+    flags.preset = preset;
+    const auto scheme = BuildScheme(flags);
+    ASSERT_TRUE(scheme.ok()) << preset << ": " << scheme.status();
+    EXPECT_EQ(scheme->preset(), preset);
+  }
+  // --symmetric reaches the activations exactly when the preset quantizes
+  // them.
+  SchemeFlags flags;
+  flags.preset = "w6a6";
+  flags.symmetric = true;
+  auto scheme = BuildScheme(flags);
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  EXPECT_TRUE(scheme->activations().symmetric());
+  flags.preset = "w4a16-g32";
+  scheme = BuildScheme(flags);
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  EXPECT_FALSE(scheme->has_activations());
+}
+
 TEST(SchemeFlagsTest, BuildsAnExplicitSchemeWithoutPreset) {
   SchemeFlags flags;
   flags.weight_bits = "4";
@@ -158,11 +186,18 @@ TEST(SchemeFlagsTest, RejectsInvalidSchemesNamingTheFlag) {
   auto error = [](SchemeFlags flags) {
     return std::string(BuildScheme(flags).status().message());
   };
+  // The contract's grammar decides (w5a5 and w4a4-pt, which the old
+  // regex refused, are presets the engine runs).
   SchemeFlags flags;
-  flags.preset = "w5a5";
-  EXPECT_THAT(error(flags), HasSubstr("--scheme: unknown preset \"w5a5\""));
-  flags.preset = "w4a4-pt";
-  EXPECT_THAT(error(flags), HasSubstr("--scheme: unknown preset"));
+  flags.preset = "w9a9";
+  EXPECT_THAT(error(flags),
+              HasSubstr("--scheme: scheme 'w9a9': weight bits 9 out of range"));
+  flags.preset = "w4a16-pt";
+  EXPECT_THAT(error(flags), HasSubstr("--scheme: scheme 'w4a16-pt'"));
+  flags.preset = "w4a16-g0";
+  EXPECT_THAT(error(flags), HasSubstr("--scheme: scheme 'w4a16-g0'"));
+  flags.preset = "int8";
+  EXPECT_THAT(error(flags), HasSubstr("expected w<bits>a<bits>[-pt][-g<N>]"));
   flags = {};
   EXPECT_THAT(error(flags), HasSubstr("--scheme: give a preset"));
   flags.weight_bits = "12";

@@ -11,6 +11,7 @@
 #include "client/quantctl/proto_names.h"
 #include "client/quantctl/spec_flags.h"
 #include "common/ids.h"
+#include "contract/export_format.h"
 
 namespace quantd::client {
 namespace {
@@ -25,8 +26,8 @@ struct SubmitOptions {
 
 void AddSchemeFlags(CLI::App& app, SchemeFlags& scheme) {
   app.add_option("--scheme", scheme.preset,
-                 "preset: w8a8, w8a8-pt, w6a6, w4a4, w4a16, w3a16, w2a16, "
-                 "optionally -g<N>");
+                 "preset w<W>a<A>[-pt][-g<N>]: W 2..8, A 2..8 or 16 (FP), "
+                 "e.g. w8a8, w8a8-pt, w6a6, w4a16-g128");
   app.add_option("--w-bits", scheme.weight_bits, "weight bits, 2..8");
   app.add_option("--a-bits", scheme.activation_bits,
                  "activation bits, 2..8 (omit: floating point)");
@@ -72,7 +73,9 @@ void AddJobFlags(CLI::App& app, SubmitOptions& options) {
   app.add_option("--param", flags.params,
                  "method parameter key=value (JSON values), repeatable")
       ->allow_extra_args(false);
-  app.add_option("--export", flags.exports, "hf and/or packed, repeatable")
+  app.add_option("--export", flags.exports,
+                 "export format: " + contract::ExportFormatCliNames() +
+                     "; repeatable (default hf and packed)")
       ->allow_extra_args(false);
   app.add_option("--label", flags.labels, "label k=v, repeatable")
       ->allow_extra_args(false);

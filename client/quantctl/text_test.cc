@@ -77,6 +77,25 @@ TEST(ProtoNamesTest, GranularitiesExportsAndCodes) {
             quantd::v1::EXPORT_FORMAT_HF_SAFETENSORS);
   EXPECT_EQ(*ParseExportFormat("EXPORT_FORMAT_PACKED_INT", "--export"),
             quantd::v1::EXPORT_FORMAT_PACKED_INT);
+  EXPECT_EQ(*ParseExportFormat("hf_safetensors", "--export"),
+            quantd::v1::EXPORT_FORMAT_HF_SAFETENSORS);
+  EXPECT_EQ(*ParseExportFormat("compressed-tensors", "--export"),
+            quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+  EXPECT_EQ(*ParseExportFormat("compressed_tensors", "--export"),
+            quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+  EXPECT_EQ(*ParseExportFormat("gguf", "--export"),
+            quantd::v1::EXPORT_FORMAT_GGUF);
+  EXPECT_EQ(ParseExportFormat("onnx", "--export").status().message(),
+            "--export: must be one of {hf, packed, compressed-tensors, gguf}, "
+            "got \"onnx\"");
+  EXPECT_EQ(ParseExportFormat("EXPORT_FORMAT_UNSPECIFIED", "--export")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ExportFormatName(quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS),
+            "compressed-tensors");
+  EXPECT_EQ(ExportFormatName(quantd::v1::EXPORT_FORMAT_GGUF), "gguf");
+  EXPECT_EQ(ExportFormatName(quantd::v1::EXPORT_FORMAT_UNSPECIFIED), "");
   EXPECT_EQ(CodeName(3), "INVALID_ARGUMENT");
   EXPECT_EQ(CodeName(99), "99");
 }

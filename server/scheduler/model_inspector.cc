@@ -52,6 +52,46 @@ absl::StatusOr<uint64_t> Dimension(const nlohmann::json& config,
   return 0;
 }
 
+// The LLaMA-architecture decoders the engine runs: their model_type and
+// the class-name prefix of their "architectures" entry, as the engine's
+// config reader (worker/engine/io/hf_config.cc) detects them.
+struct LlamaFamilyType {
+  absl::string_view model_type;
+  absl::string_view class_prefix;
+};
+constexpr LlamaFamilyType kLlamaFamily[] = {
+    {"llama", "Llama"}, {"mistral", "Mistral"}, {"qwen2", "Qwen2"}};
+
+bool IsLlamaFamilyType(absl::string_view model_type) {
+  for (const LlamaFamilyType& type : kLlamaFamily) {
+    if (type.model_type == model_type) return true;
+  }
+  return false;
+}
+
+// Sets info.architecture and info.llama_family: the model_type when given
+// (the engine goes by it alone), else the first "architectures" class name.
+// Anything of another type leaves the architecture unknown.
+void ClassifyArchitecture(const nlohmann::json& config, ModelInfo& info) {
+  const auto model_type = config.find("model_type");
+  if (model_type != config.end() && model_type->is_string()) {
+    info.architecture = model_type->get<std::string>();
+    info.llama_family = IsLlamaFamilyType(info.architecture);
+    return;
+  }
+  const auto classes = config.find("architectures");
+  if (classes == config.end() || !classes->is_array() || classes->empty() ||
+      !classes->front().is_string()) {
+    return;
+  }
+  info.architecture = classes->front().get<std::string>();
+  for (const LlamaFamilyType& type : kLlamaFamily) {
+    if (absl::StartsWith(info.architecture, type.class_prefix)) {
+      info.llama_family = true;
+    }
+  }
+}
+
 absl::StatusOr<nlohmann::json> ReadConfig(const fs::path& file,
                                           const std::string& field) {
   std::error_code error;
@@ -100,6 +140,7 @@ absl::StatusOr<ModelInfo> InspectDirectory(const fs::path& dir,
   }
   info.is_encoder = model_type != config.end() && model_type->is_string() &&
                     (*model_type == "bert" || *model_type == "roberta");
+  ClassifyArchitecture(config, info);
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
@@ -176,6 +217,8 @@ absl::StatusOr<ModelInfo> InspectModel(const std::string& path,
   info.num_layers = gguf.block_count;
   info.vocab_size = gguf.vocab_size;
   info.is_encoder = gguf.architecture == "bert";
+  info.architecture = gguf.architecture;
+  info.llama_family = IsLlamaFamilyType(gguf.architecture);
   return info;
 }
 

@@ -42,6 +42,12 @@ struct ModelInfo {
   uint64_t num_layers = 0;
   uint64_t vocab_size = 0;
   bool is_encoder = false;
+  // config.json's "model_type" (else its first "architectures" class name)
+  // or the GGUF general.architecture; "" when unknown (opaque files).
+  std::string architecture;
+  // A decoder of the LLaMA architecture (llama, mistral, qwen2), which the
+  // compressed-tensors and GGUF exports are written for.
+  bool llama_family = false;
 };
 
 // Inspects a model directory or file at a resolved `path`. A directory needs

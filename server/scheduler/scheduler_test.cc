@@ -167,6 +167,25 @@ TEST_F(SchedulerTest, RejectsAtSubmitWhatNoRegisteredWorkerCanRun) {
   EXPECT_FALSE(Submit("r3").empty());
 }
 
+// A format that cannot hold the scheme fails the submit, not the job at its
+// end: nothing is stored and the request id stays free.
+TEST_F(SchedulerTest, RefusesAnUnexportableSchemeBeforeStoringIt) {
+  v1::SubmitJobRequest request = Request("w6a6-ct");
+  request.mutable_spec()->mutable_scheme()->set_preset("w6a6");
+  request.mutable_spec()->add_export_formats(
+      v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+  auto refused = scheduler_->Submit({}, request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("export_formats: compressed-tensors cannot hold "
+                        "scheme 'w6a6'"));
+  auto listed = scheduler_->List({}, {});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->jobs_size(), 0);
+  request.mutable_spec()->mutable_scheme()->set_preset("w8a8");
+  EXPECT_TRUE(scheduler_->Submit({}, request).ok());
+}
+
 TEST_F(SchedulerTest, TenantQueueLimitIsResourceExhausted) {
   SchedulerOptions options;
   options.max_queued_per_tenant = 2;

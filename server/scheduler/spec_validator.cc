@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <set>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/sha256.h"
 #include "common/status.h"
+#include "contract/contract_error.h"
+#include "contract/export_format.h"
+#include "contract/scheme_preset.h"
 
 namespace quantd::scheduler {
 namespace {
@@ -101,10 +102,6 @@ absl::Status CheckTensorQuant(TensorQuant& quant, const std::string& field,
     return InvalidFieldError(field + ".granularity",
                              "GRANULARITY_PER_TOKEN applies to activations");
   }
-  if (!is_weights && granularity == quantd::v1::GRANULARITY_PER_GROUP) {
-    return InvalidFieldError(field + ".granularity",
-                             "GRANULARITY_PER_GROUP applies to weights");
-  }
   if (granularity == quantd::v1::GRANULARITY_PER_TOKEN) quant.set_dynamic(true);
   const std::string group_field = field + ".group_size";
   if (granularity != quantd::v1::GRANULARITY_PER_GROUP) {
@@ -116,6 +113,8 @@ absl::Status CheckTensorQuant(TensorQuant& quant, const std::string& field,
     if (quant.group_size() == 0) {
       return InvalidFieldError(group_field, "required for PER_GROUP");
     }
+    // Weights and activations are grouped along the input dimension of a
+    // linear layer: the hidden size, or the intermediate one (down_proj).
     for (uint64_t dim : {model.hidden_size, model.intermediate_size}) {
       if (dim != 0 && dim % quant.group_size() != 0) {
         return InvalidFieldError(
@@ -136,11 +135,12 @@ absl::Status CheckTensorQuant(TensorQuant& quant, const std::string& field,
   return absl::OkStatus();
 }
 
-// Validates the scheme through its expansion; the spec keeps the scheme as
-// submitted, because the engine owns the preset table (its presets carry
-// granularities, grids and observers this table does not spell out) and
-// applies explicit fields over the preset itself.
-absl::Status CheckScheme(const QuantScheme& scheme, const ModelInfo& model) {
+// Validates the scheme through its expansion and returns that expansion
+// with the defaults filled in. The spec keeps the scheme as submitted: the
+// engine expands the preset itself, from the same contract/ mapping, and
+// applies explicit fields over it.
+absl::StatusOr<QuantScheme> CheckScheme(const QuantScheme& scheme,
+                                        const ModelInfo& model) {
   if (scheme.preset().empty() && !scheme.has_weights() &&
       !scheme.has_activations()) {
     return InvalidFieldError("scheme",
@@ -154,7 +154,7 @@ absl::Status CheckScheme(const QuantScheme& scheme, const ModelInfo& model) {
   if (!effective.weights().enabled() && !effective.activations().enabled()) {
     return InvalidFieldError("scheme", "quantizes nothing");
   }
-  return absl::OkStatus();
+  return effective;
 }
 
 absl::Status CheckCalibration(JobSpec& spec, const ModelInfo& model,
@@ -269,7 +269,110 @@ absl::Status CheckScheduling(JobSpec& spec, const ValidationContext& context) {
   return CheckLabels(spec);
 }
 
+Granularity ProtoGranularity(contract::Granularity granularity) {
+  switch (granularity) {
+    case contract::Granularity::kPerTensor:
+      return quantd::v1::GRANULARITY_PER_TENSOR;
+    case contract::Granularity::kPerChannel:
+      return quantd::v1::GRANULARITY_PER_CHANNEL;
+    case contract::Granularity::kPerToken:
+      return quantd::v1::GRANULARITY_PER_TOKEN;
+    case contract::Granularity::kPerGroup:
+      return quantd::v1::GRANULARITY_PER_GROUP;
+  }
+  return quantd::v1::GRANULARITY_UNSPECIFIED;
+}
+
+contract::Granularity ContractGranularity(Granularity granularity) {
+  switch (granularity) {
+    case quantd::v1::GRANULARITY_PER_CHANNEL:
+      return contract::Granularity::kPerChannel;
+    case quantd::v1::GRANULARITY_PER_TOKEN:
+      return contract::Granularity::kPerToken;
+    case quantd::v1::GRANULARITY_PER_GROUP:
+      return contract::Granularity::kPerGroup;
+    default:
+      return contract::Granularity::kPerTensor;
+  }
+}
+
+// A preset's settings for one class of tensors, as the API spells them.
+TensorQuant ProtoTensorQuant(const contract::TensorScheme& tensor) {
+  TensorQuant quant;
+  if (!tensor.enabled) return quant;  // bits 0, enabled false: FP.
+  quant.set_enabled(true);
+  quant.set_bits(static_cast<uint32_t>(tensor.bits));
+  quant.set_symmetric(tensor.symmetric);
+  quant.set_granularity(ProtoGranularity(tensor.granularity));
+  quant.set_group_size(static_cast<uint32_t>(tensor.group_size));
+  quant.set_dynamic(tensor.dynamic);
+  quant.set_observer(tensor.observer == contract::PresetObserver::kAvgMinMax
+                         ? "avg_minmax"
+                         : "minmax");
+  return quant;
+}
+
+// A checked effective TensorQuant as the export rule reads it (the rule
+// does not look at the observer).
+contract::TensorScheme ContractTensorScheme(const TensorQuant& quant) {
+  contract::TensorScheme tensor;
+  if (!quant.enabled()) return tensor;
+  tensor.enabled = true;
+  tensor.bits = static_cast<int>(quant.bits());
+  tensor.symmetric = quant.symmetric();
+  tensor.granularity = ContractGranularity(quant.granularity());
+  tensor.group_size = quant.group_size();
+  tensor.dynamic = quant.dynamic();
+  return tensor;
+}
+
+contract::ModelFacts ModelFactsOf(const ModelInfo& model) {
+  contract::ModelFacts facts;
+  facts.architecture = model.architecture.empty() ? "of unknown architecture"
+                                                  : model.architecture;
+  facts.llama_family = model.llama_family;
+  facts.gguf_source = model.format == "gguf";
+  return facts;
+}
+
+// Refuses, naming export_formats, a format that cannot hold this effective
+// scheme on this model, as the engine would only after the whole job.
+absl::Status CheckExports(const JobSpec& spec, const QuantScheme& effective,
+                          const ModelInfo& model) {
+  const std::string scheme_name =
+      spec.scheme().preset().empty() ? "custom" : spec.scheme().preset();
+  const contract::TensorScheme weights =
+      ContractTensorScheme(effective.weights());
+  const contract::TensorScheme activations =
+      ContractTensorScheme(effective.activations());
+  const contract::ModelFacts facts = ModelFactsOf(model);
+  for (int value : spec.export_formats()) {
+    const auto format =
+        ContractExportFormat(static_cast<quantd::v1::ExportFormat>(value));
+    if (!format.has_value()) {
+      return absl::InternalError(
+          absl::StrCat("export format ", value, " has no contract entry"));
+    }
+    try {
+      contract::CheckExportable(*format, scheme_name, weights, activations,
+                                facts);
+    } catch (const contract::ContractError& error) {
+      return InvalidFieldError("export_formats", error.what());
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::optional<contract::ExportFormat> ContractExportFormat(
+    quantd::v1::ExportFormat format) {
+  const std::string& name = quantd::v1::ExportFormat_Name(format);
+  for (const contract::ExportFormatInfo& info : contract::ExportFormats()) {
+    if (name == info.proto_name) return info.format;
+  }
+  return std::nullopt;
+}
 
 const std::vector<std::string>& KnownMethods() {
   static const auto* methods = new std::vector<std::string>{
@@ -278,44 +381,16 @@ const std::vector<std::string>& KnownMethods() {
 }
 
 absl::Status ExpandPreset(const std::string& preset, QuantScheme& scheme) {
-  static const std::set<std::string> kBases = {
-      "w8a8", "w8a8-pt", "w6a6", "w4a4", "w4a16", "w3a16", "w2a16"};
-  std::string base = preset;
-  uint32_t group_size = 0;
-  if (const size_t dash = preset.find("-g"); dash != std::string::npos) {
-    base = preset.substr(0, dash);
-    if (!absl::SimpleAtoi(preset.substr(dash + 2), &group_size) ||
-        group_size == 0 || base == "w8a8-pt") {
-      return InvalidFieldError("scheme.preset",
-                               absl::StrCat("bad group suffix in \"", preset,
-                                            "\"; expected -g<N>, N > 0"));
-    }
+  contract::SchemePreset parsed;
+  try {
+    parsed = contract::ParseSchemePreset(preset);
+  } catch (const contract::ContractError& error) {
+    // Whichever part of the name is at fault (bits, suffix, group size),
+    // the field is the preset; the message quotes it and says which part.
+    return InvalidFieldError("scheme.preset", error.what());
   }
-  if (kBases.count(base) == 0) {
-    return InvalidFieldError(
-        "scheme.preset",
-        absl::StrCat("unknown preset \"", preset, "\"; expected one of ",
-                     absl::StrJoin(kBases, ", "), " (optionally -g<N>)"));
-  }
-  const uint32_t weight_bits = static_cast<uint32_t>(base[1] - '0');
-  const uint32_t act_bits = absl::EndsWith(base, "a16") ? 0 : weight_bits;
-  TensorQuant* weights = scheme.mutable_weights();
-  weights->set_bits(weight_bits);
-  weights->set_symmetric(true);
-  weights->set_enabled(true);
-  weights->set_granularity(base == "w8a8-pt"
-                               ? quantd::v1::GRANULARITY_PER_TENSOR
-                               : quantd::v1::GRANULARITY_PER_CHANNEL);
-  if (group_size != 0) {
-    weights->set_granularity(quantd::v1::GRANULARITY_PER_GROUP);
-    weights->set_group_size(group_size);
-  }
-  TensorQuant* activations = scheme.mutable_activations();
-  activations->set_enabled(act_bits != 0);
-  activations->set_bits(act_bits);
-  if (act_bits != 0) {
-    activations->set_granularity(quantd::v1::GRANULARITY_PER_TENSOR);
-  }
+  *scheme.mutable_weights() = ProtoTensorQuant(parsed.weights);
+  *scheme.mutable_activations() = ProtoTensorQuant(parsed.activations);
   return absl::OkStatus();
 }
 
@@ -363,10 +438,12 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
   const std::string model_field =
       spec.model().has_blob() ? "model.blob" : "model.uri";
   QUANTD_ASSIGN_OR_RETURN(out.model, InspectModel(model_path, model_field));
-  QUANTD_RETURN_IF_ERROR(CheckScheme(spec.scheme(), out.model));
+  QUANTD_ASSIGN_OR_RETURN(QuantScheme effective,
+                          CheckScheme(spec.scheme(), out.model));
   QUANTD_RETURN_IF_ERROR(
       CheckCalibration(spec, out.model, context, out.input_blobs));
   QUANTD_RETURN_IF_ERROR(CheckScheduling(spec, context));
+  QUANTD_RETURN_IF_ERROR(CheckExports(spec, effective, out.model));
   return out;
 }
 

@@ -1,8 +1,9 @@
 // Validation and normalisation of a submitted JobSpec. Every error is
 // InvalidArgument "field: reason" naming the offending field by its dotted
-// path (e.g. "scheme.weights.bits: must be in 2..8, got 12"). The returned
-// spec has the preset expanded and the server defaults filled in, so what
-// the worker receives is explicit.
+// path (e.g. "scheme.weights.bits: must be in 2..8, got 12"). The scheme is
+// checked through its expansion (contract/scheme_preset.h) and each export
+// format against it and the model (contract/export_format.h). The returned
+// spec keeps the scheme as submitted and has the server defaults filled in.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "contract/export_format.h"
 #include "quantd/v1/types.pb.h"
 #include "server/scheduler/model_inspector.h"
 
@@ -39,15 +41,21 @@ const std::vector<std::string>& KnownMethods();
     const quantd::v1::JobSpec& spec, const ValidationContext& context);
 
 // Expands a preset name ("w4a16-g128") into `scheme`'s weights and
-// activations; InvalidArgument naming scheme.preset for an unknown one.
+// activations by contract::ParseSchemePreset, the mapping the engine runs;
+// InvalidArgument naming scheme.preset for a malformed one.
 [[nodiscard]] absl::Status ExpandPreset(const std::string& preset,
                                         quantd::v1::QuantScheme& scheme);
 
 // The preset's expansion with the explicit fields applied over it: what the
 // scheduler validates. The stored spec keeps the scheme as submitted (the
-// engine owns the preset table).
+// engine expands the preset itself, from the same contract/ mapping).
 [[nodiscard]] absl::StatusOr<quantd::v1::QuantScheme> EffectiveScheme(
     const quantd::v1::QuantScheme& scheme);
+
+// The contract's export format of the proto value, matched by its
+// proto_name; nullopt for EXPORT_FORMAT_UNSPECIFIED or an unknown value.
+std::optional<contract::ExportFormat> ContractExportFormat(
+    quantd::v1::ExportFormat format);
 
 // Label value for metrics: the weight bit width, or "fp".
 std::string WeightBitsLabel(const quantd::v1::JobSpec& spec);

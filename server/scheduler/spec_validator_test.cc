@@ -17,6 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using quantd::v1::JobSpec;
+using quantd::v1::QuantScheme;
+using testing_util::GgufWriter;
 using testing_util::TempDir;
 
 class SpecValidatorTest : public testing::Test {
@@ -76,6 +78,9 @@ TEST_F(SpecValidatorTest, AcceptsAndNormalisesAValidSpec) {
   EXPECT_TRUE(scheme->weights().enabled());
   EXPECT_EQ(scheme->weights().granularity(),
             quantd::v1::GRANULARITY_PER_CHANNEL);
+  // w4a16 weights are asymmetric, as the engine runs them
+  // (contract/scheme_preset.h); the server's old table said symmetric.
+  EXPECT_FALSE(scheme->weights().symmetric());
   EXPECT_FALSE(scheme->activations().enabled());
   EXPECT_EQ(spec.calibration().n_samples(), 128u);
   EXPECT_EQ(spec.calibration().seq_len(), 2048u);
@@ -128,9 +133,20 @@ TEST_F(SpecValidatorTest, EachInvalidSpecNamesItsField) {
        [](JobSpec& s) { s.mutable_model()->set_blob(BlobRef(Sha256Hex("x"))); },
        "model.blob"},
       {"no scheme", [](JobSpec& s) { s.clear_scheme(); }, "scheme"},
+      // w5a5 was "unknown" to the server's old table, but the contract's
+      // grammar (which the engine always followed) accepts it.
       {"unknown preset",
-       [](JobSpec& s) { s.mutable_scheme()->set_preset("w5a5"); },
+       [](JobSpec& s) { s.mutable_scheme()->set_preset("w9a9"); },
        "scheme.preset"},
+      {"malformed preset suffix",
+       [](JobSpec& s) { s.mutable_scheme()->set_preset("w4a16-pt"); },
+       "scheme.preset"},
+      {"zero preset group",
+       [](JobSpec& s) { s.mutable_scheme()->set_preset("w4a16-g0"); },
+       "scheme.preset"},
+      {"activation group does not divide hidden",
+       [](JobSpec& s) { s.mutable_scheme()->set_preset("w4a4-g48"); },
+       "scheme.weights.group_size"},
       {"bits too high",
        [](JobSpec& s) { s.mutable_scheme()->mutable_weights()->set_bits(12); },
        "scheme.weights.bits"},
@@ -302,6 +318,173 @@ TEST_F(SpecValidatorTest, NonStringModelTypeIsRejected) {
         s.mutable_model()->set_uri("file://" + (root_ / "typed").string());
       }),
       "");
+}
+
+// The server expands presets by contract::ParseSchemePreset, as the engine
+// does. Its own table used to disagree: symmetric w4a16 weights and
+// per-tensor static activations for every preset.
+TEST_F(SpecValidatorTest, PresetsExpandAsTheEngineRunsThem) {
+  QuantScheme w8a8;
+  ASSERT_TRUE(ExpandPreset("w8a8", w8a8).ok());
+  EXPECT_TRUE(w8a8.weights().symmetric());
+  EXPECT_EQ(w8a8.weights().granularity(), quantd::v1::GRANULARITY_PER_CHANNEL);
+  EXPECT_EQ(w8a8.weights().observer(), "minmax");
+  EXPECT_EQ(w8a8.activations().bits(), 8u);
+  EXPECT_TRUE(w8a8.activations().symmetric());
+  EXPECT_EQ(w8a8.activations().granularity(),
+            quantd::v1::GRANULARITY_PER_TOKEN);
+  EXPECT_TRUE(w8a8.activations().dynamic());
+
+  QuantScheme int8_star;
+  ASSERT_TRUE(ExpandPreset("w8a8-pt", int8_star).ok());
+  EXPECT_EQ(int8_star.weights().granularity(),
+            quantd::v1::GRANULARITY_PER_TENSOR);
+  EXPECT_EQ(int8_star.activations().granularity(),
+            quantd::v1::GRANULARITY_PER_TENSOR);
+  EXPECT_FALSE(int8_star.activations().dynamic());
+  EXPECT_EQ(int8_star.activations().observer(), "avg_minmax");
+
+  QuantScheme w4a4;
+  ASSERT_TRUE(ExpandPreset("w4a4-g32", w4a4).ok());
+  EXPECT_FALSE(w4a4.weights().symmetric());
+  EXPECT_EQ(w4a4.weights().granularity(), quantd::v1::GRANULARITY_PER_GROUP);
+  EXPECT_EQ(w4a4.weights().group_size(), 32u);
+  EXPECT_EQ(w4a4.activations().granularity(),
+            quantd::v1::GRANULARITY_PER_GROUP);
+  EXPECT_EQ(w4a4.activations().group_size(), 32u);
+  EXPECT_TRUE(w4a4.activations().dynamic());
+
+  QuantScheme w4a16;
+  ASSERT_TRUE(ExpandPreset("W4A16-G128", w4a16).ok());
+  EXPECT_FALSE(w4a16.weights().symmetric());
+  EXPECT_EQ(w4a16.weights().group_size(), 128u);
+  EXPECT_FALSE(w4a16.activations().enabled());
+  EXPECT_EQ(w4a16.activations().bits(), 0u);
+
+  QuantScheme bad;
+  const absl::Status status = ExpandPreset("w4a16-gx", bad);
+  EXPECT_EQ(FieldOfError(status), "scheme.preset");
+  EXPECT_NE(status.message().find("w4a16-gx"), absl::string_view::npos)
+      << status;
+}
+
+// The engine runs per-group activations (w4a4-g32 expands to them), so the
+// server accepts them too, with the weights' divisibility check.
+TEST_F(SpecValidatorTest, AcceptsPerGroupActivations) {
+  EXPECT_EQ(RejectedField(
+                [](JobSpec& s) { s.mutable_scheme()->set_preset("w4a4-g32"); }),
+            "");
+  EXPECT_EQ(RejectedField([](JobSpec& s) {
+              s.mutable_scheme()->clear_preset();
+              s.mutable_scheme()->mutable_weights()->set_bits(4);
+              auto* activations = s.mutable_scheme()->mutable_activations();
+              activations->set_bits(4);
+              activations->set_granularity(quantd::v1::GRANULARITY_PER_GROUP);
+              activations->set_group_size(48);
+            }),
+            "scheme.activations.group_size");
+}
+
+// Every proto export format has its contract entry, found by proto name.
+TEST(ContractExportFormatTest, EveryProtoFormatHasAContractEntry) {
+  const auto* descriptor = quantd::v1::ExportFormat_descriptor();
+  for (int i = 0; i < descriptor->value_count(); ++i) {
+    const auto value =
+        static_cast<quantd::v1::ExportFormat>(descriptor->value(i)->number());
+    const auto format = ContractExportFormat(value);
+    if (value == quantd::v1::EXPORT_FORMAT_UNSPECIFIED) {
+      EXPECT_FALSE(format.has_value());
+      continue;
+    }
+    ASSERT_TRUE(format.has_value()) << descriptor->value(i)->name();
+    EXPECT_EQ(contract::InfoOf(*format).proto_name,
+              descriptor->value(i)->name());
+  }
+  EXPECT_EQ(static_cast<size_t>(descriptor->value_count()),
+            contract::ExportFormats().size() + 1);
+}
+
+class ExportCheckTest : public SpecValidatorTest {
+ protected:
+  void SetUp() override {
+    SpecValidatorTest::SetUp();
+    GgufWriter()
+        .Str("general.architecture", "llama")
+        .U32("llama.embedding_length", 64)
+        .U32("llama.feed_forward_length", 128)
+        .U32("llama.block_count", 2)
+        .WriteTo(root_ / "tiny.gguf");
+    testing_util::WriteFile(root_ / "bert/config.json",
+                            "{\"model_type\": \"bert\", \"hidden_size\": "
+                            "64, \"intermediate_size\": 128}");
+  }
+
+  // The status of submitting `preset` exporting only `format` on `model`
+  // (a name under the allowed root).
+  absl::Status Submit(const std::string& preset,
+                      quantd::v1::ExportFormat format,
+                      const std::string& model = "tiny") {
+    JobSpec spec = Valid();
+    spec.mutable_model()->set_uri("file://" + (root_ / model).string());
+    spec.mutable_scheme()->set_preset(preset);
+    spec.add_export_formats(format);
+    return ValidateSpec(spec, context_).status();
+  }
+};
+
+TEST_F(ExportCheckTest, RefusesCompressedTensorsForW6A6) {
+  const absl::Status status =
+      Submit("w6a6", quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(FieldOfError(status), "export_formats");
+  EXPECT_NE(status.message().find("w6a6"), absl::string_view::npos) << status;
+  // Formats that hold anything still take it.
+  EXPECT_TRUE(Submit("w6a6", quantd::v1::EXPORT_FORMAT_PACKED_INT).ok());
+}
+
+TEST_F(ExportCheckTest, AcceptsCompressedTensorsForW8A8AndWeightOnly) {
+  for (const char* preset : {"w8a8", "w4a16-g64", "w8a16", "w4a16"}) {
+    const absl::Status status =
+        Submit(preset, quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+    EXPECT_TRUE(status.ok()) << preset << ": " << status;
+  }
+}
+
+TEST_F(ExportCheckTest, RefusesCompressedTensorsForABertModel) {
+  const absl::Status status =
+      Submit("w8a8", quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS, "bert");
+  EXPECT_EQ(FieldOfError(status), "export_formats") << status;
+  EXPECT_NE(status.message().find("bert"), absl::string_view::npos) << status;
+}
+
+TEST_F(ExportCheckTest, GgufNeedsAGgufSourceAndGroup32WeightOnly) {
+  EXPECT_TRUE(
+      Submit("w4a16-g32", quantd::v1::EXPORT_FORMAT_GGUF, "tiny.gguf").ok());
+  const absl::Status hf = Submit("w4a16-g32", quantd::v1::EXPORT_FORMAT_GGUF);
+  EXPECT_EQ(FieldOfError(hf), "export_formats") << hf;
+  EXPECT_NE(hf.message().find("HF directory"), absl::string_view::npos) << hf;
+  for (const char* preset : {"w4a16-g64", "w8a8", "w3a16-g32"}) {
+    EXPECT_EQ(FieldOfError(
+                  Submit(preset, quantd::v1::EXPORT_FORMAT_GGUF, "tiny.gguf")),
+              "export_formats")
+        << preset;
+  }
+}
+
+// An explicit scheme is checked as "custom", through the same expansion.
+TEST_F(ExportCheckTest, ChecksAnExplicitSchemeAsCustom) {
+  JobSpec spec = Valid();
+  spec.mutable_scheme()->clear_preset();
+  spec.mutable_scheme()->mutable_weights()->set_bits(8);
+  spec.mutable_scheme()->mutable_weights()->set_symmetric(true);
+  spec.mutable_scheme()->mutable_activations()->set_bits(8);
+  spec.add_export_formats(quantd::v1::EXPORT_FORMAT_COMPRESSED_TENSORS);
+  EXPECT_TRUE(ValidateSpec(spec, context_).ok());
+  spec.mutable_scheme()->mutable_weights()->set_symmetric(false);
+  const absl::Status status = ValidateSpec(spec, context_).status();
+  EXPECT_EQ(FieldOfError(status), "export_formats");
+  EXPECT_NE(status.message().find("'custom'"), absl::string_view::npos)
+      << status;
 }
 
 TEST_F(SpecValidatorTest, EstimateGrowsWithCalibrationSize) {

@@ -6,4 +6,4 @@ fixes. pyproject.toml reads `__version__` from here.
 """
 
 API_VERSION = "v1"
-__version__ = "1.0.0"
+__version__ = "1.1.0"

@@ -19,9 +19,13 @@ _GRANULARITY = {
     "token": types_pb2.GRANULARITY_PER_TOKEN,
     "group": types_pb2.GRANULARITY_PER_GROUP,
 }
+#: Export format names, as `quantctl submit --export` spells them
+#: (contract/export_format.h's cli_name).
 _EXPORT = {
     "hf": types_pb2.EXPORT_FORMAT_HF_SAFETENSORS,
     "packed": types_pb2.EXPORT_FORMAT_PACKED_INT,
+    "compressed-tensors": types_pb2.EXPORT_FORMAT_COMPRESSED_TENSORS,
+    "gguf": types_pb2.EXPORT_FORMAT_GGUF,
 }
 
 
@@ -71,8 +75,11 @@ def make_spec(model: str, method: str, scheme: Optional[str] = None, *,
               export: Optional[Iterable[str]] = None,
               device: Optional[str] = None) -> types_pb2.JobSpec:
     """A JobSpec; `model`, `calib_data` and `eval_data` take a path, a
-    file:// URI or a sha256: blob reference. The server validates the rest
-    and names the offending field in InvalidArgumentError.field."""
+    file:// URI or a sha256: blob reference; `export` takes "hf", "packed",
+    "compressed-tensors" and "gguf" (default: hf and packed). The server
+    validates the rest and names the offending field in
+    InvalidArgumentError.field (`export_formats` for a format that cannot
+    hold the scheme or the model)."""
     spec = types_pb2.JobSpec(method=method)
     spec.model.CopyFrom(data_ref(model))
     if scheme:

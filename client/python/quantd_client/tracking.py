@@ -22,8 +22,8 @@ from quantd_client.states import state_name
 from quantd_client.v1 import types_pb2
 
 #: Artifact kinds that make up the exported model (copied whole, or
-#: referenced by blob when larger than the limit).
-MODEL_KINDS = frozenset({"model", "packed"})
+#: referenced by blob when larger than the limit): one per export format.
+MODEL_KINDS = frozenset({"model", "packed", "compressed-tensors", "gguf"})
 #: Artifact kinds always copied: small, and what a reviewer reads first.
 DOCUMENT_KINDS = frozenset({"report", "manifest", "plot"})
 #: The tag that identifies a job's run; a run is looked up by it.

@@ -28,6 +28,17 @@ def test_make_spec_maps_keywords_to_fields():
     assert list(spec.export_formats) == [types_pb2.EXPORT_FORMAT_PACKED_INT]
 
 
+def test_make_spec_takes_every_export_format():
+    spec = make_spec("/m/model.gguf", "rtn", "w4a16-g32",
+                     export=["hf", "packed", "compressed-tensors", "gguf"])
+    assert list(spec.export_formats) == [
+        types_pb2.EXPORT_FORMAT_HF_SAFETENSORS,
+        types_pb2.EXPORT_FORMAT_PACKED_INT,
+        types_pb2.EXPORT_FORMAT_COMPRESSED_TENSORS,
+        types_pb2.EXPORT_FORMAT_GGUF,
+    ]
+
+
 def test_make_spec_explicit_scheme():
     spec = make_spec("sha256:" + "b" * 64, "rtn", w_bits=4, group_size=128,
                      a_bits=8, a_granularity="token", dynamic=True)

@@ -34,6 +34,8 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
     EXPORT_FORMAT_HF_SAFETENSORS: _ClassVar[ExportFormat]
     EXPORT_FORMAT_PACKED_INT: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_COMPRESSED_TENSORS: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_GGUF: _ClassVar[ExportFormat]
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_LEASED: JobState
@@ -49,6 +51,8 @@ GRANULARITY_PER_GROUP: Granularity
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_HF_SAFETENSORS: ExportFormat
 EXPORT_FORMAT_PACKED_INT: ExportFormat
+EXPORT_FORMAT_COMPRESSED_TENSORS: ExportFormat
+EXPORT_FORMAT_GGUF: ExportFormat
 
 class DataRef(_message.Message):
     __slots__ = ("blob", "uri")
