@@ -2,6 +2,7 @@
 
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/export/hf_config_writer.h"
+#include "worker/engine/export/tokenizer_files.h"
 
 namespace quantd::engine::exporting {
 namespace {
@@ -27,6 +28,7 @@ HfModelExporter::HfModelExporter(const io::ModelConfig& config,
                {{"format", "pt"}}) {
   // Fails early, before any block work, for a config that cannot be built.
   if (!IsHfDirectory(options_.source)) (void)LlamaFamilyConfigJson(config_);
+  CheckTokenizerExportable(options_.source);
 }
 
 void HfModelExporter::Add(
@@ -58,15 +60,8 @@ std::vector<ShardFile> HfModelExporter::Finish() {
   files.push_back(
       {"config.json",
        WriteFileAtomically(options_.dir / "config.json", ConfigText())});
-  if (IsHfDirectory(options_.source)) {
-    for (const char* name : kTokenizerFiles) {
-      std::error_code error;
-      if (!std::filesystem::is_regular_file(options_.source / name, error)) {
-        continue;
-      }
-      files.push_back({name, CopyFileAtomically(options_.source / name,
-                                                options_.dir / name)});
-    }
+  for (ShardFile& file : WriteTokenizerFiles(options_.source, options_.dir)) {
+    files.push_back(std::move(file));
   }
   return files;
 }

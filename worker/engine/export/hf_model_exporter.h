@@ -4,7 +4,8 @@
 // architecture: float32 safetensors under the engine's HF tensor names
 // ("model.safetensors", or shards plus "model.safetensors.index.json"),
 // config.json (the source's, or one built for a GGUF-sourced LLaMA-family
-// model) and, for HF-directory sources, their tokenizer files.
+// model) and the source's tokenizer files (tokenizer_files.h: copied from
+// an HF directory, built from a GGUF's metadata).
 //
 // Tensors arrive one block at a time (Add) and are written into shards as
 // they fill (sharded_writer.h), so at most one shard is resident. Not
@@ -28,7 +29,8 @@ struct HfModelOptions {
   // Where the model's files go, e.g. "<out>/model".
   std::filesystem::path dir;
   // The model as the job read it: an HF directory (its config.json and
-  // tokenizer files are copied) or a .gguf file (config.json is built).
+  // tokenizer files are copied) or a .gguf file (config.json and the
+  // tokenizer files are built).
   std::filesystem::path source;
   // Tensor data per shard before the output is split; > 0.
   uint64_t max_shard_bytes = uint64_t{1} << 30;
@@ -36,7 +38,8 @@ struct HfModelOptions {
 
 class HfModelExporter {
  public:
-  // Throws ExportError (e.g. an OPT/BERT model without config.json).
+  // Throws ExportError (e.g. an OPT/BERT model without config.json, a GGUF
+  // tokenizer that cannot be exported).
   HfModelExporter(const io::ModelConfig& config, HfModelOptions options);
 
   // Adds tensors (converted to float32) under their HF names. Throws
@@ -54,15 +57,5 @@ class HfModelExporter {
   HfModelOptions options_;
   ShardedSafetensorsWriter weights_;
 };
-
-// The files copied from an HF source directory besides config.json, when
-// present.
-inline constexpr const char* kTokenizerFiles[] = {"tokenizer.json",
-                                                  "tokenizer_config.json",
-                                                  "special_tokens_map.json",
-                                                  "vocab.txt",
-                                                  "vocab.json",
-                                                  "merges.txt",
-                                                  "generation_config.json"};
 
 }  // namespace quantd::engine::exporting
