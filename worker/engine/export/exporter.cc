@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "worker/engine/export/atomic_file.h"
+#include "worker/engine/export/compressed_tensors_exporter.h"
 #include "worker/engine/export/export_error.h"
+#include "worker/engine/export/gguf_exporter.h"
 #include "worker/engine/export/hf_model_exporter.h"
 #include "worker/engine/export/report.h"
 
@@ -68,6 +70,25 @@ void Exporter::Begin(JobInfo job) {
     packed_ = std::make_unique<PackedExporter>(
         PackedOptions{options_.out_dir / "packed", options_.max_shard_bytes});
   }
+  if (options_.compressed_tensors) {
+    compressed_tensors_ = std::make_unique<CompressedTensorsExporter>(
+        job_.config,
+        CompressedTensorsOptions{
+            options_.out_dir /
+                contract::InfoOf(contract::ExportFormat::kCompressedTensors)
+                    .directory,
+            job_.model_source, options_.max_shard_bytes, options_.weights,
+            options_.activations});
+  }
+  if (options_.gguf) {
+    gguf_ = std::make_unique<GgufExporter>(
+        job_.config,
+        GgufOptions{
+            options_.out_dir /
+                contract::InfoOf(contract::ExportFormat::kGguf).directory,
+            job_.model_source, contract::GgufTypeFor(options_.weights),
+            job_.method, job_.scheme});
+  }
   blocks_.assign(
       static_cast<size_t>(std::max<int64_t>(job_.config.num_layers, 0)),
       BlockRecord{});
@@ -91,6 +112,11 @@ void Exporter::AddBlock(const BlockExport& block) {
   if (packed_) {
     packed_->AddBlock(block.tensors, block.linears, block.activations);
   }
+  if (compressed_tensors_) {
+    compressed_tensors_->AddBlock(block.tensors, block.linears,
+                                  block.activations);
+  }
+  if (gguf_) gguf_->AddBlock(block.index, block.tensors, block.linears);
   if (hf_) {
     hf_->Add(block.fp_tensors.empty() ? block.tensors : block.fp_tensors);
     if (!block.fp_tensors.empty()) ++fp_blocks_;
@@ -122,6 +148,8 @@ void Exporter::AddResident(
   if (resident_added_) throw ExportError("AddResident called twice");
   if (hf_) hf_->Add(tensors);
   if (packed_) packed_->AddFloat(tensors);
+  if (compressed_tensors_) compressed_tensors_->AddResident(tensors);
+  if (gguf_) gguf_->AddResident(tensors);
   resident_added_ = true;
 }
 
@@ -202,9 +230,45 @@ nlohmann::json Exporter::ReportJson(const RunSummary& summary,
       {"activations", activations_},
       {"activation_ranges", std::move(ranges)},
       {"hf_model_weights", HfWeightsKind()},
-      {"artifacts", listed}};
+      {"artifacts", listed},
+      {"exports", ExportsJson(artifacts)}};
   report.update(summary.extra);
   return report;
+}
+
+nlohmann::json Exporter::ExportsJson(
+    const std::vector<Artifact>& artifacts) const {
+  nlohmann::json exports = nlohmann::json::array();
+  auto add = [&](contract::ExportFormat format, const std::string& kind,
+                 nlohmann::json details) {
+    const contract::ExportFormatInfo& info = contract::InfoOf(format);
+    nlohmann::json files = nlohmann::json::array();
+    for (const Artifact& artifact : artifacts) {
+      if (artifact.kind != kind) continue;
+      files.push_back({{"name", artifact.name},
+                       {"sha256", artifact.file.sha256},
+                       {"size_bytes", artifact.file.size_bytes}});
+    }
+    nlohmann::json entry = {{"format", info.cli_name},
+                            {"specification", info.specification},
+                            {"directory", info.directory},
+                            {"files", files}};
+    entry.update(details);
+    exports.push_back(std::move(entry));
+  };
+  if (hf_) {
+    add(contract::ExportFormat::kHfSafetensors, "model",
+        nlohmann::json::object());
+  }
+  if (packed_) {
+    add(contract::ExportFormat::kPackedInt, "packed", nlohmann::json::object());
+  }
+  if (compressed_tensors_) {
+    add(contract::ExportFormat::kCompressedTensors, "compressed-tensors",
+        compressed_tensors_->Summary());
+  }
+  if (gguf_) add(contract::ExportFormat::kGguf, "gguf", gguf_->Summary());
+  return exports;
 }
 
 std::vector<Artifact> Exporter::Finish(const RunSummary& summary) {
@@ -228,6 +292,16 @@ std::vector<Artifact> Exporter::Finish(const RunSummary& summary) {
                              packed_->Finish({{"method", job_.method},
                                               {"scheme", job_.scheme}})));
   }
+  if (compressed_tensors_) {
+    const char* dir =
+        contract::InfoOf(contract::ExportFormat::kCompressedTensors).directory;
+    Append(artifacts,
+           Listed(dir, "compressed-tensors", compressed_tensors_->Finish()));
+  }
+  if (gguf_) {
+    const char* dir = contract::InfoOf(contract::ExportFormat::kGguf).directory;
+    Append(artifacts, Listed(dir, "gguf", gguf_->Finish()));
+  }
   Plots plots = WritePlots();
   Append(artifacts, plots.artifacts);
   RunSummary measured = summary;
@@ -242,8 +316,9 @@ std::vector<Artifact> Exporter::Finish(const RunSummary& summary) {
                                            RenderReportMarkdown(report))});
   const ManifestInfo info{job_.engine_version, job_.seed, job_.device,
                           job_.spec, job_.spec_sha256};
-  const nlohmann::json manifest =
+  nlohmann::json manifest =
       ManifestJson(info, DescribeInputs(job_.inputs), artifacts);
+  manifest["exports"] = ExportsJson(artifacts);
   artifacts.push_back({"manifest.json", "manifest",
                        WriteFileAtomically(options_.out_dir / "manifest.json",
                                            manifest.dump(2) + "\n")});

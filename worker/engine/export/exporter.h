@@ -3,6 +3,9 @@
 //   model/     the transformed model in HF layout (hf_model_exporter.h)
 //   packed/    integer-packed weights + quant_config.json
 //              (packed_exporter.h, docs/formats/packed-weights.md)
+//   compressed-tensors/  what vLLM and transformers load
+//              (compressed_tensors_exporter.h)
+//   gguf/      model.gguf, what llama.cpp loads (gguf_exporter.h)
 //   plots/     per-channel activation ranges of the worst sites (SVG)
 //   report.json, report.md   the job report (report.h)
 //   manifest.json            inputs, outputs, versions (manifest.h)
@@ -35,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "contract/export_format.h"
 #include "worker/engine/export/activation_ranges.h"
 #include "worker/engine/export/manifest.h"
 #include "worker/engine/export/packed_exporter.h"
@@ -43,11 +47,19 @@
 namespace quantd::engine::exporting {
 
 class HfModelExporter;
+class CompressedTensorsExporter;
+class GgufExporter;
 
 struct ExportOptions {
   std::filesystem::path out_dir;
-  bool hf_model = true;  // Spec export format HF_SAFETENSORS.
-  bool packed = true;    // Spec export format PACKED_INT.
+  bool hf_model = true;             // Spec export format HF_SAFETENSORS.
+  bool packed = true;               // Spec export format PACKED_INT.
+  bool compressed_tensors = false;  // COMPRESSED_TENSORS.
+  bool gguf = false;                // GGUF.
+  // The job's effective scheme, for the formats that describe it
+  // (contract::CheckExportable has accepted it for each).
+  contract::TensorScheme weights;
+  contract::TensorScheme activations;
   // Tensor data per safetensors file before the output is sharded; > 0.
   // The export holds at most one shard of each output in memory.
   uint64_t max_shard_bytes = uint64_t{1} << 30;
@@ -147,6 +159,9 @@ class Exporter {
   nlohmann::json ReportJson(const RunSummary& summary,
                             const std::vector<Artifact>& artifacts,
                             nlohmann::json ranges) const;
+  // Per written format: {format, specification, directory, files, ...}
+  // for the manifest and the report.
+  nlohmann::json ExportsJson(const std::vector<Artifact>& artifacts) const;
 
   ExportOptions options_;
   bool begun_ = false;
@@ -155,6 +170,8 @@ class Exporter {
   JobInfo job_;
   std::unique_ptr<HfModelExporter> hf_;
   std::unique_ptr<PackedExporter> packed_;
+  std::unique_ptr<CompressedTensorsExporter> compressed_tensors_;
+  std::unique_ptr<GgufExporter> gguf_;
   std::vector<BlockRecord> blocks_;
   std::vector<ChannelRange> ranges_;
   nlohmann::json layers_ = nlohmann::json::object();

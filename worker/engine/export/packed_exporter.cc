@@ -5,48 +5,11 @@
 #include <set>
 
 #include "worker/engine/export/export_error.h"
+#include "worker/engine/export/linear_codes.h"
 #include "worker/engine/export/nibble_packing.h"
-#include "worker/engine/quant/integer_codes.h"
 
 namespace quantd::engine::exporting {
 namespace {
-
-// Zero points are float32 tensors holding integers; the format stores int32.
-at::Tensor IntegerZeroPoints(const at::Tensor& zero_point,
-                             const std::vector<int64_t>& shape,
-                             const std::string& where) {
-  at::Tensor values = zero_point.detach().to(at::kCPU, at::kFloat);
-  values = values.reshape(shape);
-  const bool integral =
-      values.numel() == 0 || (at::equal(values, at::round(values)) &&
-                              values.abs().max().item<double>() < 2147483647.0);
-  if (!integral) {
-    throw ExportError(where + ": zero points are not int32 integers");
-  }
-  return values.to(at::kInt).contiguous();
-}
-
-// The (scale, zero point) tensor shape of a weight [out, in].
-std::vector<int64_t> WeightParamShape(const quant::QuantConfig& config,
-                                      const at::Tensor& weight,
-                                      const std::string& where) {
-  switch (config.granularity) {
-    case quant::Granularity::kPerTensor:
-      return {1};
-    case quant::Granularity::kPerChannel:
-      return {weight.size(0)};
-    case quant::Granularity::kPerGroup:
-      if (config.group_size <= 0 || weight.size(1) % config.group_size != 0) {
-        throw ExportError(where + ": group size " +
-                          std::to_string(config.group_size) +
-                          " does not divide the input dimension");
-      }
-      return {weight.size(0), weight.size(1) / config.group_size};
-    case quant::Granularity::kPerToken:
-      break;
-  }
-  throw ExportError(where + ": per_token is not a weight granularity");
-}
 
 // Whether a grid fits 4-bit nibbles: signed [-8, 7] or unsigned [0, 15].
 bool FitsNibble(const quant::QParams& qparams) {
@@ -82,24 +45,13 @@ PackedExporter::PackedExporter(PackedOptions options)
 PackedExporter::Named PackedExporter::PackLinear(const QuantizedLinear& linear,
                                                  const at::Tensor& weight) {
   const std::string where = "packed export: layer '" + linear.name + "'";
-  const at::Tensor w = weight.detach().to(at::kCPU, at::kFloat).contiguous();
-  if (w.dim() != 2) throw ExportError(where + ": weight is not 2-D");
-  const std::vector<int64_t> param_shape =
-      WeightParamShape(linear.config, w, where);
-  const quant::IntegerCodes codes = quant::QuantizeToInt(
-      w, linear.qparams, linear.config.granularity, linear.config.group_size);
-  const at::Tensor restored = quant::Dequantize(codes);
+  const LinearCodes codes = RecoverLinearCodes(linear, weight, where);
+  const std::vector<int64_t>& param_shape = codes.param_shape;
   const bool is_signed = codes.codes.scalar_type() == at::kChar;
   const bool nibble = linear.config.bits <= 4 && FitsNibble(linear.qparams);
   at::Tensor stored = nibble ? PackNibbles(codes.codes) : codes.codes;
-  at::Tensor scales = linear.qparams.scale.detach()
-                          .to(at::kCPU, at::kFloat)
-                          .reshape(param_shape)
-                          .contiguous();
-  at::Tensor zero_points =
-      IntegerZeroPoints(linear.qparams.zero_point, param_shape, where);
   layers_[linear.name] = {
-      {"weight_shape", w.sizes().vec()},
+      {"weight_shape", codes.codes.sizes().vec()},
       {"config", QuantConfigJson(linear.config)},
       {"qmin", linear.qparams.qmin},
       {"qmax", linear.qparams.qmax},
@@ -111,12 +63,11 @@ PackedExporter::Named PackedExporter::PackLinear(const QuantizedLinear& linear,
       {"scales", {{"tensor", linear.name + ".scales"}, {"shape", param_shape}}},
       {"zero_points",
        {{"tensor", linear.name + ".zero_points"}, {"shape", param_shape}}},
-      {"bit_exact", at::equal(restored, w)},
-      {"dequantization_max_abs_error",
-       w.numel() == 0 ? 0.0 : (restored - w).abs().max().item<double>()}};
+      {"bit_exact", codes.bit_exact},
+      {"dequantization_max_abs_error", codes.max_abs_error}};
   return {{linear.name + ".qweight", std::move(stored)},
-          {linear.name + ".scales", std::move(scales)},
-          {linear.name + ".zero_points", std::move(zero_points)}};
+          {linear.name + ".scales", codes.scales},
+          {linear.name + ".zero_points", codes.zero_points}};
 }
 
 PackedExporter::Named PackedExporter::PackActivation(

@@ -94,4 +94,15 @@ at::Tensor UndoRotaryPermutation(const at::Tensor& weight, int64_t head_count) {
       .contiguous();
 }
 
+at::Tensor ApplyRotaryPermutation(const at::Tensor& rows, int64_t head_count) {
+  const int64_t count = rows.size(0);
+  const int64_t half = count / head_count / 2;
+  std::vector<int64_t> split_shape = {head_count, 2, half};
+  for (int64_t d = 1; d < rows.dim(); ++d) split_shape.push_back(rows.size(d));
+  return rows.reshape(split_shape)
+      .transpose(1, 2)
+      .reshape(rows.sizes())
+      .contiguous();
+}
+
 }  // namespace quantd::engine::io

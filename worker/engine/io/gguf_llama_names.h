@@ -37,4 +37,9 @@ std::optional<HfTensorName> LlamaHfName(std::string_view gguf_name);
 // size(0) is a multiple of 2 * head_count.
 at::Tensor UndoRotaryPermutation(const at::Tensor& weight, int64_t head_count);
 
+// convert_hf_to_gguf.py's permute() itself (the inverse of the above), for
+// writing GGUF: rows (2, half) of each head become (half, 2). Any tensor
+// whose rows follow the weight's (codes, per-row or per-group scales).
+at::Tensor ApplyRotaryPermutation(const at::Tensor& rows, int64_t head_count);
+
 }  // namespace quantd::engine::io

@@ -2,10 +2,13 @@
 
 #include <c10/util/StringUtil.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
+#include "contract/contract_error.h"
+#include "contract/export_format.h"
 #include "worker/engine/io/sha256.h"
 #include "worker/engine/methods/block_state.h"
 #include "worker/engine/methods/method_error.h"
@@ -122,16 +125,29 @@ std::vector<std::string> ParseExportFormats(const SpecReader& reader) {
   if (array == nullptr || array->empty()) {
     return {"HF_SAFETENSORS", "PACKED_INT"};
   }
+  const auto known = contract::ExportFormats();
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string field = c10::str("export_formats[", i, "]");
-    SpecReader item({{field, (*array)[i]}}, "", {field});
-    std::optional<int> index =
-        item.Enum(field, "EXPORT_FORMAT_",
-                  {"UNSPECIFIED", "HF_SAFETENSORS", "PACKED_INT"});
-    if (!index || *index == 0) {
-      throw SpecError(field, "must be HF_SAFETENSORS or PACKED_INT");
+    const nlohmann::json& item = (*array)[i];
+    std::optional<contract::ExportFormat> format;
+    if (item.is_string()) {
+      format = contract::ParseExportFormat(item.get<std::string>());
+    } else if (item.is_number_integer() && item.get<int64_t>() >= 1 &&
+               item.get<int64_t>() <= static_cast<int64_t>(known.size())) {
+      format = known[static_cast<size_t>(item.get<int64_t>() - 1)].format;
     }
-    formats.push_back(*index == 1 ? "HF_SAFETENSORS" : "PACKED_INT");
+    if (!format) {
+      throw SpecError(
+          field, c10::str("unknown format ", item.dump(), " (expected one of: ",
+                          contract::ExportFormatCliNames(), ")"));
+    }
+    // The proto name without its prefix, e.g. "COMPRESSED_TENSORS".
+    std::string name = std::string(contract::InfoOf(*format).proto_name)
+                           .substr(std::string_view("EXPORT_FORMAT_").size());
+    if (std::find(formats.begin(), formats.end(), name) != formats.end()) {
+      throw SpecError(field, "lists a format twice");
+    }
+    formats.push_back(std::move(name));
   }
   return formats;
 }
@@ -249,6 +265,25 @@ void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
   };
   check_group(spec.scheme.weight, "scheme.weights.group_size");
   check_group(spec.scheme.activation, "scheme.activations.group_size");
+  // The export formats that cannot hold this scheme or model (quantd
+  // refuses them at submit by the same rule; this is for specs given to
+  // the engine directly).
+  contract::ModelFacts facts;
+  facts.llama_family = config.architecture == io::Architecture::kLlama;
+  facts.architecture = facts.llama_family && !config.model_type.empty()
+                           ? config.model_type
+                           : io::ArchitectureName(config.architecture);
+  facts.gguf_source = spec.model_path.extension() == ".gguf";
+  for (const std::string& name : spec.export_formats) {
+    try {
+      contract::CheckExportable(
+          *contract::ParseExportFormat(name), spec.scheme.name,
+          quant::ToContract(spec.scheme.weight),
+          quant::ToContract(spec.scheme.activation), facts);
+    } catch (const contract::ContractError& error) {
+      throw SpecError(error.field(), error.what());
+    }
+  }
 }
 
 void HashDatasets(JobSpec& spec) {

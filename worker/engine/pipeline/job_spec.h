@@ -66,7 +66,8 @@ struct JobSpec {
   quant::QuantScheme scheme;
   CalibrationSettings calibration;
   EvaluationSettings evaluation;
-  // "HF_SAFETENSORS", "PACKED_INT"; both when the spec names none.
+  // Proto names without the prefix ("HF_SAFETENSORS", "PACKED_INT",
+  // "COMPRESSED_TENSORS", "GGUF"); the first two when the spec names none.
   std::vector<std::string> export_formats;
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <tuple>
 
+#include "contract/export_format.h"
 #include "worker/engine/eval/perplexity.h"
 #include "worker/engine/eval/similarity.h"
 #include "worker/engine/export/exporter.h"
@@ -63,7 +64,11 @@ std::vector<std::pair<std::string, at::Tensor>> CpuTensors(
 void RemoveStaleTemporaries(const std::filesystem::path& out_dir) {
   std::error_code error;
   std::filesystem::remove_all(out_dir / ".staging", error);
-  for (const char* sub : {"", "checkpoint", "model", "packed", "plots"}) {
+  std::vector<std::string> subs = {"", "checkpoint", "plots"};
+  for (const contract::ExportFormatInfo& format : contract::ExportFormats()) {
+    subs.emplace_back(format.directory);
+  }
+  for (const std::string& sub : subs) {
     const std::filesystem::path dir = out_dir / sub;
     for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
       const std::string name = entry.path().filename().string();
@@ -455,6 +460,10 @@ class JobRun {
     };
     options.hf_model = wants("HF_SAFETENSORS");
     options.packed = wants("PACKED_INT");
+    options.compressed_tensors = wants("COMPRESSED_TENSORS");
+    options.gguf = wants("GGUF");
+    options.weights = quant::ToContract(spec_.scheme.weight);
+    options.activations = quant::ToContract(spec_.scheme.activation);
     options.max_shard_bytes = options_.max_shard_bytes;
     exporting::Exporter exporter(options);
 
