@@ -11,14 +11,14 @@ namespace {
 
 constexpr std::array<ExportFormatInfo, 4> kFormats = {{
     {ExportFormat::kHfSafetensors, "EXPORT_FORMAT_HF_SAFETENSORS", "hf",
-     "model", "Hugging Face transformers safetensors layout"},
+     "model", "model", "Hugging Face transformers safetensors layout"},
     {ExportFormat::kPackedInt, "EXPORT_FORMAT_PACKED_INT", "packed", "packed",
-     "quantd-packed 1 (docs/formats/packed-weights.md)"},
+     "packed", "quantd-packed 1 (docs/formats/packed-weights.md)"},
     {ExportFormat::kCompressedTensors, "EXPORT_FORMAT_COMPRESSED_TENSORS",
-     "compressed-tensors", "compressed-tensors",
+     "compressed-tensors", "compressed-tensors", "compressed-tensors",
      "compressed-tensors quantization_config (int-quantized, "
      "pack-quantized), as compressed-tensors 0.20 reads it"},
-    {ExportFormat::kGguf, "EXPORT_FORMAT_GGUF", "gguf", "gguf",
+    {ExportFormat::kGguf, "EXPORT_FORMAT_GGUF", "gguf", "gguf", "gguf",
      "GGUF v3 (llama.cpp), general.architecture llama"},
 }};
 
@@ -32,10 +32,10 @@ std::string Lower(std::string_view text) {
 
 [[noreturn]] void Refuse(ExportFormat format, std::string_view scheme,
                          const std::string& reason) {
-  throw ContractError("export_formats",
-                      std::string(InfoOf(format).cli_name) +
-                          " cannot hold scheme '" + std::string(scheme) +
-                          "': " + reason);
+  throw ContractError("export_formats", std::string(InfoOf(format).cli_name) +
+                                            " cannot hold scheme '" +
+                                            std::string(scheme) +
+                                            "': " + reason);
 }
 
 std::string Bits(const TensorScheme& weights, const TensorScheme& act) {

@@ -26,13 +26,21 @@
 
 namespace quantd::contract {
 
-enum class ExportFormat { kHfSafetensors, kPackedInt, kCompressedTensors, kGguf };
+enum class ExportFormat {
+  kHfSafetensors,
+  kPackedInt,
+  kCompressedTensors,
+  kGguf
+};
 
 struct ExportFormatInfo {
   ExportFormat format;
   const char* proto_name;  // "EXPORT_FORMAT_COMPRESSED_TENSORS"
   const char* cli_name;    // "compressed-tensors"
   const char* directory;   // Under the job's out dir.
+  // The kind of the artifacts the format writes ("model", "packed",
+  // "compressed-tensors", "gguf"), as `quantctl fetch --kind` selects them.
+  const char* artifact_kind;
   // The specification the files follow, recorded in the manifest.
   const char* specification;
 };
@@ -49,7 +57,7 @@ std::string ExportFormatCliNames();
 
 // What the rule needs to know of the model.
 struct ModelFacts {
-  std::string architecture;  // "llama", "mistral", "qwen2", "opt", "bert"...
+  std::string architecture;   // "llama", "mistral", "qwen2", "opt", "bert"...
   bool llama_family = false;  // Decoder of the LLaMA architecture.
   bool gguf_source = false;   // Read from a .gguf file.
 };

@@ -80,9 +80,9 @@ ParsedName ParseName(std::string_view lower, std::string_view scheme) {
   }
   while (pos < lower.size()) {
     if (lower[pos] != '-') {
-      Fail("scheme", scheme,
-           "unexpected '" + std::string(lower.substr(pos)) +
-               "' after the bits");
+      Fail(
+          "scheme", scheme,
+          "unexpected '" + std::string(lower.substr(pos)) + "' after the bits");
     }
     const size_t next = lower.find('-', pos + 1);
     const size_t end = next == std::string_view::npos ? lower.size() : next;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/sha256.h"
 #include "common/status.h"
+#include "contract/export_format.h"
 #include "server/scheduler/job_codec.h"
 #include "server/scheduler/placement.h"
 #include "server/scheduler/scheduler.h"
@@ -41,8 +42,14 @@ absl::Status ValidateArtifact(const quantd::v1::Artifact& artifact) {
                                "must not contain empty, \".\" or \"..\" parts");
     }
   }
-  static const std::set<std::string> kKinds = {
-      "model", "packed", "report", "manifest", "checkpoint", "plot", "log"};
+  static const std::set<std::string> kKinds = [] {
+    std::set<std::string> kinds = {"report", "manifest", "checkpoint", "plot",
+                                   "log"};
+    for (const contract::ExportFormatInfo& format : contract::ExportFormats()) {
+      kinds.insert(format.artifact_kind);
+    }
+    return kinds;
+  }();
   if (kKinds.count(artifact.kind()) == 0) {
     return InvalidFieldError(
         "artifact.kind",

@@ -63,12 +63,17 @@ void Exporter::Begin(JobInfo job) {
   if (options_.hf_model) {
     hf_ = std::make_unique<HfModelExporter>(
         job_.config,
-        HfModelOptions{options_.out_dir / "model", job_.model_source,
-                       options_.max_shard_bytes});
+        HfModelOptions{
+            options_.out_dir /
+                contract::InfoOf(contract::ExportFormat::kHfSafetensors)
+                    .directory,
+            job_.model_source, options_.max_shard_bytes});
   }
   if (options_.packed) {
-    packed_ = std::make_unique<PackedExporter>(
-        PackedOptions{options_.out_dir / "packed", options_.max_shard_bytes});
+    packed_ = std::make_unique<PackedExporter>(PackedOptions{
+        options_.out_dir /
+            contract::InfoOf(contract::ExportFormat::kPackedInt).directory,
+        options_.max_shard_bytes});
   }
   if (options_.compressed_tensors) {
     compressed_tensors_ = std::make_unique<CompressedTensorsExporter>(
@@ -239,9 +244,9 @@ nlohmann::json Exporter::ReportJson(const RunSummary& summary,
 nlohmann::json Exporter::ExportsJson(
     const std::vector<Artifact>& artifacts) const {
   nlohmann::json exports = nlohmann::json::array();
-  auto add = [&](contract::ExportFormat format, const std::string& kind,
-                 nlohmann::json details) {
+  auto add = [&](contract::ExportFormat format, nlohmann::json details) {
     const contract::ExportFormatInfo& info = contract::InfoOf(format);
+    const std::string kind = info.artifact_kind;
     nlohmann::json files = nlohmann::json::array();
     for (const Artifact& artifact : artifacts) {
       if (artifact.kind != kind) continue;
@@ -257,17 +262,16 @@ nlohmann::json Exporter::ExportsJson(
     exports.push_back(std::move(entry));
   };
   if (hf_) {
-    add(contract::ExportFormat::kHfSafetensors, "model",
-        nlohmann::json::object());
+    add(contract::ExportFormat::kHfSafetensors, nlohmann::json::object());
   }
   if (packed_) {
-    add(contract::ExportFormat::kPackedInt, "packed", nlohmann::json::object());
+    add(contract::ExportFormat::kPackedInt, nlohmann::json::object());
   }
   if (compressed_tensors_) {
-    add(contract::ExportFormat::kCompressedTensors, "compressed-tensors",
+    add(contract::ExportFormat::kCompressedTensors,
         compressed_tensors_->Summary());
   }
-  if (gguf_) add(contract::ExportFormat::kGguf, "gguf", gguf_->Summary());
+  if (gguf_) add(contract::ExportFormat::kGguf, gguf_->Summary());
   return exports;
 }
 
@@ -286,21 +290,30 @@ std::vector<Artifact> Exporter::Finish(const RunSummary& summary) {
   }
   finished_ = true;
   std::vector<Artifact> artifacts;
-  if (hf_) Append(artifacts, Listed("model", "model", hf_->Finish()));
+  if (hf_) {
+    const contract::ExportFormatInfo& info =
+        contract::InfoOf(contract::ExportFormat::kHfSafetensors);
+    Append(artifacts,
+           Listed(info.directory, info.artifact_kind, hf_->Finish()));
+  }
   if (packed_) {
-    Append(artifacts, Listed("packed", "packed",
+    const contract::ExportFormatInfo& info =
+        contract::InfoOf(contract::ExportFormat::kPackedInt);
+    Append(artifacts, Listed(info.directory, info.artifact_kind,
                              packed_->Finish({{"method", job_.method},
                                               {"scheme", job_.scheme}})));
   }
   if (compressed_tensors_) {
-    const char* dir =
-        contract::InfoOf(contract::ExportFormat::kCompressedTensors).directory;
-    Append(artifacts,
-           Listed(dir, "compressed-tensors", compressed_tensors_->Finish()));
+    const contract::ExportFormatInfo& info =
+        contract::InfoOf(contract::ExportFormat::kCompressedTensors);
+    Append(artifacts, Listed(info.directory, info.artifact_kind,
+                             compressed_tensors_->Finish()));
   }
   if (gguf_) {
-    const char* dir = contract::InfoOf(contract::ExportFormat::kGguf).directory;
-    Append(artifacts, Listed(dir, "gguf", gguf_->Finish()));
+    const contract::ExportFormatInfo& info =
+        contract::InfoOf(contract::ExportFormat::kGguf);
+    Append(artifacts,
+           Listed(info.directory, info.artifact_kind, gguf_->Finish()));
   }
   Plots plots = WritePlots();
   Append(artifacts, plots.artifacts);
