@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "contract/contract_error.h"
 #include "contract/export_format.h"
+#include "contract/method_catalogue.h"
 #include "contract/scheme_preset.h"
 
 namespace quantd::scheduler {
@@ -363,6 +364,59 @@ absl::Status CheckExports(const JobSpec& spec, const QuantScheme& effective,
   return absl::OkStatus();
 }
 
+// A Struct value as the catalogue reads it.
+contract::RawParam RawParamOf(const google::protobuf::Value& value) {
+  contract::RawParam raw;
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kBoolValue:
+      raw.kind = contract::RawParam::Kind::kBool;
+      raw.boolean = value.bool_value();
+      raw.text = value.bool_value() ? "true" : "false";
+      break;
+    case google::protobuf::Value::kNumberValue:
+      raw.kind = contract::RawParam::Kind::kNumber;
+      raw.number = value.number_value();
+      raw.text = absl::StrCat(value.number_value());
+      break;
+    case google::protobuf::Value::kStringValue:
+      raw.text = absl::StrCat("\"", value.string_value(), "\"");
+      break;
+    case google::protobuf::Value::kListValue:
+      raw.text = "a list";
+      break;
+    case google::protobuf::Value::kStructValue:
+      raw.text = "an object";
+      break;
+    default:
+      raw.text = "null";
+      break;
+  }
+  return raw;
+}
+
+// method_params against the method catalogue and the effective scheme,
+// at submit rather than after a worker leased the job.
+absl::Status CheckMethodParams(const JobSpec& spec,
+                               const QuantScheme& effective) {
+  std::vector<std::pair<std::string, contract::RawParam>> params;
+  for (const auto& [key, value] : spec.method_params().fields()) {
+    params.emplace_back(key, RawParamOf(value));
+  }
+  // Struct fields are a map: sort so the first bad key is always the same.
+  std::sort(params.begin(), params.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  const contract::SchemeFacts facts{
+      spec.scheme().preset().empty() ? "custom" : spec.scheme().preset(),
+      ContractTensorScheme(effective.weights()),
+      ContractTensorScheme(effective.activations())};
+  try {
+    contract::CheckMethodParams(spec.method(), params, facts);
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError(error.field(), error.what());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::optional<contract::ExportFormat> ContractExportFormat(
@@ -372,12 +426,6 @@ std::optional<contract::ExportFormat> ContractExportFormat(
     if (name == info.proto_name) return info.format;
   }
   return std::nullopt;
-}
-
-const std::vector<std::string>& KnownMethods() {
-  static const auto* methods = new std::vector<std::string>{
-      "rtn", "smoothquant", "os", "osplus", "omniquant"};
-  return *methods;
 }
 
 absl::Status ExpandPreset(const std::string& preset, QuantScheme& scheme) {
@@ -422,13 +470,11 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
   out.spec = input;
   JobSpec& spec = out.spec;
   if (spec.method().empty()) return InvalidFieldError("method", "required");
-  const auto& methods = KnownMethods();
-  if (std::find(methods.begin(), methods.end(), spec.method()) ==
-      methods.end()) {
+  if (contract::FindMethodEntry(spec.method()) == nullptr) {
     return InvalidFieldError(
         "method",
         absl::StrCat("unknown method \"", spec.method(), "\"; expected one of ",
-                     absl::StrJoin(methods, ", ")));
+                     contract::MethodNames()));
   }
   std::string model_path;
   QUANTD_ASSIGN_OR_RETURN(
@@ -440,6 +486,7 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
   QUANTD_ASSIGN_OR_RETURN(out.model, InspectModel(model_path, model_field));
   QUANTD_ASSIGN_OR_RETURN(QuantScheme effective,
                           CheckScheme(spec.scheme(), out.model));
+  QUANTD_RETURN_IF_ERROR(CheckMethodParams(spec, effective));
   QUANTD_RETURN_IF_ERROR(
       CheckCalibration(spec, out.model, context, out.input_blobs));
   QUANTD_RETURN_IF_ERROR(CheckScheduling(spec, context));

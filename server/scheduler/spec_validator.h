@@ -34,9 +34,6 @@ struct ValidatedSpec {
   std::vector<std::string> input_blobs;
 };
 
-// The methods the scheduler accepts.
-const std::vector<std::string>& KnownMethods();
-
 [[nodiscard]] absl::StatusOr<ValidatedSpec> ValidateSpec(
     const quantd::v1::JobSpec& spec, const ValidationContext& context);
 

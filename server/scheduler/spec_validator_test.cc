@@ -8,6 +8,7 @@
 
 #include "common/sha256.h"
 #include "common/status.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/scheduler/memory_estimate.h"
 #include "server/scheduler/scheduler_test_util.h"
@@ -499,6 +500,44 @@ TEST_F(SpecValidatorTest, EstimateGrowsWithCalibrationSize) {
   EXPECT_EQ(b.device_memory_bytes - a.device_memory_bytes,
             3ull * 896 * 2048 * 64 * 4);
   EXPECT_GT(b.host_memory_bytes, a.host_memory_bytes);
+}
+
+// method_params is checked at submit against contract/method_catalogue.h,
+// with the field named, rather than after a worker leased the job.
+TEST_F(SpecValidatorTest, MethodParamsAreCheckedAtSubmit) {
+  auto set = [](const char* key, google::protobuf::Value value) {
+    return [key, value](JobSpec& spec) {
+      spec.set_method("osplus");
+      spec.mutable_scheme()->set_preset("w6a6");
+      (*spec.mutable_method_params()->mutable_fields())[key] = value;
+    };
+  };
+  google::protobuf::Value number;
+  number.set_number_value(128);
+  EXPECT_EQ(RejectedField(set("search_tokens", number)), "");
+  EXPECT_EQ(RejectedField(set("serach_tokens", number)),
+            "method_params.serach_tokens");
+  google::protobuf::Value text;
+  text.set_string_value("yes");
+  EXPECT_EQ(RejectedField(set("up_down", text)), "method_params.up_down");
+  google::protobuf::Value fraction;
+  fraction.set_number_value(1.5);
+  EXPECT_EQ(RejectedField(set("search_tokens", fraction)),
+            "method_params.search_tokens");
+  google::protobuf::Value yes;
+  yes.set_bool_value(true);
+  // up_down folds into per-row weight steps: per-tensor weights cannot.
+  EXPECT_EQ(RejectedField([&](JobSpec& spec) {
+              set("up_down", yes)(spec);
+              spec.mutable_scheme()->set_preset("w8a8-pt");
+            }),
+            "method_params.up_down");
+  JobSpec spec = Valid();
+  set("search_tokens", fraction)(spec);
+  auto result = ValidateSpec(spec, context_);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()),
+              testing::HasSubstr("must be an integer, got 1.5"));
 }
 
 }  // namespace

@@ -1,44 +1,26 @@
-// MethodParams: the validated `method_params` object of a job spec. Each
-// method declares the keys it accepts (ParamSpec: type, range, default);
-// Parse rejects unknown keys, wrong types and out-of-range values with a
-// ParamError naming the field ("method_params.alpha: must be in [0, 1],
-// got 2"), and fills in the defaults.
+// MethodParams: the validated `method_params` object of a job spec, as
+// contract/method_catalogue.h checked it (every key the method takes, its
+// type and range, the defaults filled in); registry.h's ParseMethodParams
+// builds it. Typed getters for the method implementations.
 //
-// Immutable after Parse; safe to read from many threads.
+// Immutable once built; safe to read from many threads.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "contract/method_catalogue.h"
 
 namespace quantd::engine::methods {
-
-enum class ParamType { kNumber, kInteger, kBool };
-
-struct ParamSpec {
-  std::string key;
-  ParamType type = ParamType::kNumber;
-  // Inclusive bounds for numbers and integers.
-  double min_value = 0.0;
-  double max_value = 0.0;
-  // The value used when the key is absent; null means "no default" (the
-  // key is optional and Has() reports whether it was given).
-  nlohmann::json default_value;
-  // One line for docs and error messages.
-  std::string help;
-};
 
 class MethodParams {
  public:
   MethodParams() = default;
-
-  // Validates `object` (an object or null) against `specs`. Throws
-  // ParamError whose field is "method_params.<key>", or "method_params"
-  // when `object` is not an object.
-  static MethodParams Parse(const nlohmann::json& object,
-                            std::span<const ParamSpec> specs);
+  explicit MethodParams(const contract::ParamValues& values);
 
   bool Has(std::string_view key) const;
   // Throw ParamError when the key is absent (no value, no default).
@@ -54,5 +36,10 @@ class MethodParams {
 
   nlohmann::json values_ = nlohmann::json::object();
 };
+
+// The members of a JSON method_params object as the contract reads them
+// (empty for null or a non-object).
+std::vector<std::pair<std::string, contract::RawParam>> RawParamsOf(
+    const nlohmann::json& object);
 
 }  // namespace quantd::engine::methods

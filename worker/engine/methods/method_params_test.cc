@@ -64,9 +64,11 @@ TEST(MethodParamsTest, UpDownNeedsPerRowWeights) {
 
 TEST(RegistryTest, EveryMethodIsBuiltFromItsDefaults) {
   for (const MethodInfo& info : Methods()) {
-    MethodParams params = MethodParams::Parse(nlohmann::json(), info.params);
+    MethodParams params = ParseMethodParams(info.name, nlohmann::json(),
+                                            quant::ParseScheme("w6a6"));
     EXPECT_NE(info.make(params), nullptr) << info.name;
-    EXPECT_FALSE(info.summary.empty()) << info.name;
+    ASSERT_NE(info.entry, nullptr) << info.name;
+    EXPECT_FALSE(info.entry->summary.empty()) << info.name;
   }
   EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus, omniquant");
   EXPECT_EQ(FindMethod("gptq"), nullptr);

@@ -301,68 +301,12 @@ class OmniQuantMethod : public Method {
   double lwc_init_;
 };
 
-void ValidateOmniQuant(const MethodParams& params,
-                       const quant::QuantScheme& scheme) {
-  if (!params.Bool("bmm")) return;
-  if (!scheme.activation.enabled) {
-    throw ParamError("method_params.bmm",
-                     "needs quantized activations; scheme '" + scheme.name +
-                         "' is weight-only");
-  }
-  if (scheme.activation.granularity == quant::Granularity::kPerGroup) {
-    throw ParamError("method_params.bmm",
-                     "Q, K and V are quantized per (head, token); scheme '" +
-                         scheme.name +
-                         "' has per-group activations (use a per-token "
-                         "scheme)");
-  }
-}
-
 }  // namespace
 
 MethodInfo OmniQuantMethodInfo() {
-  MethodInfo info;
-  info.name = "omniquant";
-  info.summary =
-      "OmniQuant: learnable weight clipping and learnable equivalent "
-      "transformation, trained block by block";
-  info.params = CommonParams();
-  info.params.push_back({"epochs", ParamType::kInteger, 0, 1000, 20,
-                         "training epochs per block (0: initialisation only)"});
-  info.params.push_back({"lwc_lr", ParamType::kNumber, 0.0, 1.0, 1e-2,
-                         "AdamW learning rate of the clipping logits"});
-  info.params.push_back({"let_lr", ParamType::kNumber, 0.0, 1.0, 5e-3,
-                         "AdamW learning rate of the LET scales and shifts"});
-  info.params.push_back({"samples", ParamType::kInteger, 0, 1e7, 0,
-                         "calibration samples to train on (0: all)"});
-  info.params.push_back({"train_batch", ParamType::kInteger, 1, 4096, 1,
-                         "samples per optimizer step"});
-  info.params.push_back({"lwc", ParamType::kBool, 0, 0, true,
-                         "learnable weight clipping (false: MinMax ranges)"});
-  info.params.push_back({"let", ParamType::kBool, 0, 0, nullptr,
-                         "learnable equivalent transformation (default: on "
-                         "when activations are quantized)"});
-  info.params.push_back({"shift", ParamType::kBool, 0, 0, true,
-                         "LET shifts where biases absorb them (weight-"
-                         "activation schemes only)"});
-  info.params.push_back({"alpha", ParamType::kNumber, 0.0, 1.0, 0.5,
-                         "SmoothQuant strength of the initial LET scales"});
-  info.params.push_back({"lwc_init", ParamType::kNumber, -20.0, 20.0, 4.0,
-                         "initial clipping logit (sigmoid(4) = 0.982)"});
-  info.params.push_back({"aug_loss", ParamType::kBool, 0, 0, false,
-                         "add the MSE to the FP block on the quantized "
-                         "stream"});
-  info.params.push_back({"mixed_precision", ParamType::kBool, 0, 0, nullptr,
-                         "bfloat16 autocast for the training forwards "
-                         "(default: on for CUDA, off for CPU)"});
-  info.params.push_back({"bmm", ParamType::kBool, 0, 0, false,
-                         "also quantize Q, K and V per (head, token), as "
-                         "the reference's W4A4/W6A6 runs do"});
-  info.validate = ValidateOmniQuant;
-  info.make = [](const MethodParams& params) {
+  return BindMethod("omniquant", [](const MethodParams& params) {
     return std::make_unique<OmniQuantMethod>(params);
-  };
-  return info;
+  });
 }
 
 }  // namespace quantd::engine::methods

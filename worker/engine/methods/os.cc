@@ -77,16 +77,9 @@ class OsMethod : public Method {
 }  // namespace
 
 MethodInfo OsMethodInfo() {
-  MethodInfo info;
-  info.name = "os";
-  info.summary = "Outlier Suppression: gamma migration and token-wise clipping";
-  info.params = CommonParams();
-  info.params.push_back({"token_clipping", ParamType::kBool, 0, 0, true,
-                         "search the token-wise clipping quantile per block"});
-  info.make = [](const MethodParams& params) {
+  return BindMethod("os", [](const MethodParams& params) {
     return std::make_unique<OsMethod>(params);
-  };
-  return info;
+  });
 }
 
 }  // namespace quantd::engine::methods

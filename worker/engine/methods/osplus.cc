@@ -133,44 +133,12 @@ class OsPlusMethod : public Method {
   double lower_bound_;
 };
 
-void ValidateOsPlus(const MethodParams& params,
-                    const quant::QuantScheme& scheme) {
-  if (params.Bool("up_down") &&
-      scheme.weight.granularity == quant::Granularity::kPerTensor) {
-    throw ParamError("method_params.up_down",
-                     "needs per-channel or per-group weights (the scale is "
-                     "folded into up_proj's per-row steps), the scheme has "
-                     "per-tensor weights");
-  }
-}
-
 }  // namespace
 
 MethodInfo OsPlusMethodInfo() {
-  MethodInfo info;
-  info.name = "osplus";
-  info.summary =
-      "Outlier Suppression+: channel-wise shifting and scaling with a "
-      "searched outlier threshold";
-  info.params = CommonParams();
-  info.params.push_back({"search_tokens", ParamType::kInteger, 1, 1e7, 4096,
-                         "tokens of the statistics batch the loss averages"});
-  info.params.push_back({"search_batch", ParamType::kInteger, 1, 1024, 8,
-                         "threshold candidates evaluated together"});
-  info.params.push_back({"up_down", ParamType::kBool, 0, 0, false,
-                         "also scale the LLaMA up_proj -> down_proj pair"});
-  info.params.push_back({"shift", ParamType::kBool, 0, 0, true,
-                         "channel-wise shifting where a bias absorbs it"});
-  info.params.push_back({"token_clipping", ParamType::kBool, 0, 0, false,
-                         "combine with OS's token-wise clipping (the "
-                         "paper's BERT setting; per-tensor activations)"});
-  info.params.push_back({"lower_bound", ParamType::kNumber, 1e-6, 1e6, nullptr,
-                         "smallest threshold (default 1.0 shifted, 0.1 not)"});
-  info.validate = ValidateOsPlus;
-  info.make = [](const MethodParams& params) {
+  return BindMethod("osplus", [](const MethodParams& params) {
     return std::make_unique<OsPlusMethod>(params);
-  };
-  return info;
+  });
 }
 
 }  // namespace quantd::engine::methods

@@ -1,13 +1,24 @@
 #include "worker/engine/methods/registry.h"
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "contract/contract_error.h"
 #include "worker/engine/methods/builtin_methods.h"
 #include "worker/engine/methods/method_error.h"
 
 namespace quantd::engine::methods {
 
-std::vector<ParamSpec> CommonParams() {
-  return {{"batch_size", ParamType::kInteger, 1, 4096, 8,
-           "calibration samples per forward; batch 0 gives the statistics"}};
+MethodInfo BindMethod(
+    std::string_view name,
+    std::function<std::unique_ptr<Method>(const MethodParams&)> make) {
+  const contract::MethodEntry* entry = contract::FindMethodEntry(name);
+  if (entry == nullptr) {
+    std::fprintf(stderr, "method '%.*s' is not in contract/method_catalogue\n",
+                 static_cast<int>(name.size()), name.data());
+    std::abort();
+  }
+  return {entry->name, entry, std::move(make)};
 }
 
 std::span<const MethodInfo> Methods() {
@@ -35,15 +46,16 @@ std::string MethodNames() {
 MethodParams ParseMethodParams(std::string_view method,
                                const nlohmann::json& params,
                                const quant::QuantScheme& scheme) {
-  const MethodInfo* info = FindMethod(method);
-  if (info == nullptr) {
-    throw ParamError("method", "unknown method '" + std::string(method) +
-                                   "' (expected one of: " + MethodNames() +
-                                   ")");
+  const contract::SchemeFacts facts{scheme.name,
+                                    quant::ToContract(scheme.weight),
+                                    quant::ToContract(scheme.activation)};
+  try {
+    return MethodParams(
+        contract::CheckMethodParams(method, RawParamsOf(params), facts,
+                                    params.is_null() || params.is_object()));
+  } catch (const contract::ContractError& error) {
+    throw ParamError(error.field(), error.what());
   }
-  MethodParams parsed = MethodParams::Parse(params, info->params);
-  if (info->validate) info->validate(parsed, scheme);
-  return parsed;
 }
 
 }  // namespace quantd::engine::methods

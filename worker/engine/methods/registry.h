@@ -1,7 +1,8 @@
-// The method registry: every quantization method by name, with the
-// parameters it accepts and a factory. Each method lives in its own file
-// and exposes one MethodInfo (builtin_methods.h); adding a method adds one
-// entry here and touches no other method.
+// The method registry: binds each entry of the method catalogue
+// (contract/method_catalogue.h: name, parameters, checks) to its
+// implementation's factory. Each method lives in its own file and exposes
+// one MethodInfo (builtin_methods.h); adding a method is one catalogue
+// entry, one method file and one line here.
 //
 // The table is immutable and safe to read from any thread.
 #pragma once
@@ -20,30 +21,27 @@
 namespace quantd::engine::methods {
 
 struct MethodInfo {
-  std::string name;     // "rtn", "smoothquant", "os", "osplus"
-  std::string summary;  // One line for `probe` and docs.
-  // Keys of method_params this method accepts (the common ones included).
-  std::vector<ParamSpec> params;
-  // Cross-checks against the scheme; throws ParamError naming the field.
-  // May be empty.
-  std::function<void(const MethodParams&, const quant::QuantScheme&)> validate;
+  std::string name;  // The catalogue entry's: "rtn", "osplus", ...
+  const contract::MethodEntry* entry = nullptr;  // Summary, parameters.
   std::function<std::unique_ptr<Method>(const MethodParams&)> make;
 };
 
-// Parameters every method takes:
-//   batch_size  calibration batch (samples per forward; batch 0 is the
-//               statistics batch), integer in [1, 4096], default 8.
-std::vector<ParamSpec> CommonParams();
+// The MethodInfo of catalogue entry `name` with its factory; aborts when
+// the catalogue has no such entry (a build-time inconsistency).
+MethodInfo BindMethod(
+    std::string_view name,
+    std::function<std::unique_ptr<Method>(const MethodParams&)> make);
 
 // Every registered method, in a fixed order.
 std::span<const MethodInfo> Methods();
 // Null for an unknown name.
 const MethodInfo* FindMethod(std::string_view name);
-// "rtn, smoothquant, os, osplus"
+// "rtn, smoothquant, os, osplus, omniquant"
 std::string MethodNames();
 
-// FindMethod + MethodParams::Parse + validate. Throws ParamError naming the
-// field ("method: unknown method 'x' (expected ...)" for an unknown name).
+// contract::CheckMethodParams against the scheme, as MethodParams. Throws
+// ParamError naming the field ("method: unknown method 'x' (expected ...)"
+// for an unknown name, "method_params.<key>" for a bad parameter).
 MethodParams ParseMethodParams(std::string_view method,
                                const nlohmann::json& params,
                                const quant::QuantScheme& scheme);

@@ -20,12 +20,8 @@ class RtnMethod : public Method {
 }  // namespace
 
 MethodInfo RtnMethodInfo() {
-  MethodInfo info;
-  info.name = "rtn";
-  info.summary = "round-to-nearest with MinMax ranges (baseline)";
-  info.params = CommonParams();
-  info.make = [](const MethodParams&) { return std::make_unique<RtnMethod>(); };
-  return info;
+  return BindMethod(
+      "rtn", [](const MethodParams&) { return std::make_unique<RtnMethod>(); });
 }
 
 }  // namespace quantd::engine::methods

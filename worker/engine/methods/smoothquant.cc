@@ -130,20 +130,9 @@ class SmoothQuantMethod : public Method {
 }  // namespace
 
 MethodInfo SmoothQuantMethodInfo() {
-  MethodInfo info;
-  info.name = "smoothquant";
-  info.summary = "SmoothQuant: migrate activation outliers into the weights";
-  info.params = CommonParams();
-  info.params.push_back({"alpha", ParamType::kNumber, 0.0, 1.0, 0.5,
-                         "migration strength (0.5 OPT, 0.8 LLaMA)"});
-  info.params.push_back({"alpha_search", ParamType::kBool, 0, 0, false,
-                         "choose alpha per block by the block output MSE"});
-  info.params.push_back({"alpha_step", ParamType::kNumber, 0.01, 0.5, 0.05,
-                         "spacing of the alpha grid for alpha_search"});
-  info.make = [](const MethodParams& params) {
+  return BindMethod("smoothquant", [](const MethodParams& params) {
     return std::make_unique<SmoothQuantMethod>(params);
-  };
-  return info;
+  });
 }
 
 }  // namespace quantd::engine::methods
