@@ -179,6 +179,42 @@ TEST_F(JobSpecTest, ModelChecksNameTheField) {
   }
 }
 
+TEST_F(JobSpecTest, RefusesExportFormatsThatCannotHoldTheScheme) {
+  io::ModelConfig config;  // A LLaMA whose dims take groups of 32.
+  config.hidden_size = 576;
+  config.intermediate_size = 1536;
+  config.num_heads = 9;
+  config.head_dim = 64;
+  config.max_position_embeddings = 2048;
+  // "field | message" of ValidateAgainstModel, or "ok".
+  auto validate = [&](const std::string& model, const std::string& scheme,
+                      const std::string& format) {
+    nlohmann::json json = {
+        {"model", {{"uri", "file://" + (dir_ / model).string()}}},
+        {"method", "rtn"},
+        {"scheme", {{"preset", scheme}}},
+        {"export_formats", {"EXPORT_FORMAT_PACKED_INT", format}}};
+    JobSpec spec = ParseJobSpec(json, defaults_);
+    try {
+      ValidateAgainstModel(spec, config);
+    } catch (const SpecError& error) {
+      return error.field() + " | " + error.what();
+    }
+    return std::string("ok");
+  };
+  const std::string w6a6 =
+      validate("model.gguf", "w6a6", "EXPORT_FORMAT_COMPRESSED_TENSORS");
+  EXPECT_THAT(w6a6, ::testing::StartsWith("export_formats | "));
+  EXPECT_THAT(w6a6, HasSubstr("compressed-tensors cannot hold scheme 'w6a6'"));
+  const std::string not_gguf =
+      validate("other.txt", "w4a16-g32", "EXPORT_FORMAT_GGUF");
+  EXPECT_THAT(not_gguf, ::testing::StartsWith("export_formats | "));
+  EXPECT_THAT(not_gguf, HasSubstr("gguf cannot hold scheme 'w4a16-g32'"));
+  EXPECT_THAT(not_gguf, HasSubstr("GGUF source"));
+  EXPECT_EQ(validate("model.gguf", "w4a16-g32", "EXPORT_FORMAT_GGUF"), "ok");
+  EXPECT_EQ(validate("model.gguf", "w4a16-g32", "COMPRESSED_TENSORS"), "ok");
+}
+
 TEST_F(JobSpecTest, CanonicalHashIgnoresSchedulingAndTracksSettings) {
   nlohmann::json a = Base();
   nlohmann::json b = Base();
