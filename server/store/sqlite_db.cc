@@ -29,6 +29,8 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(
 
 SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
+int64_t SqliteDb::Changes() const { return sqlite3_changes(db_); }
+
 absl::Status SqliteDb::Error(int code, const std::string& context) const {
   const std::string message =
       absl::StrCat("sqlite: ", context, ": ", sqlite3_errmsg(db_));

@@ -31,6 +31,8 @@ class SqliteDb {
   // Runs one or more statements that return no rows.
   [[nodiscard]] absl::Status Exec(const std::string& sql);
   [[nodiscard]] absl::StatusOr<SqliteStatement> Prepare(const std::string& sql);
+  // Rows changed by the most recent INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
   // An error status carrying SQLite's message for `code`.
   absl::Status Error(int code, const std::string& context) const;
 
