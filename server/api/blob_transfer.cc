@@ -14,10 +14,22 @@ namespace {
 constexpr char kUploadBlob[] = "JobService.UploadBlob";
 constexpr char kUploadArtifact[] = "WorkerGateway.UploadArtifact";
 
+// Re-roots an INVALID_ARGUMENT's field at `parent`, for checks that name
+// fields of a sub-message ("job_id" of the header is "header.job_id"); a
+// whole-message error ("request: ...") becomes `parent`'s.
+absl::Status Under(const std::string& parent, const absl::Status& status) {
+  const std::string field = FieldOfError(status);
+  if (field.empty()) return status;
+  const absl::string_view reason = status.message().substr(field.size() + 2);
+  return InvalidFieldError(
+      field == "request" ? parent : absl::StrCat(parent, ".", field), reason);
+}
+
 }  // namespace
 
 absl::Status UploadSession::Begin(const std::string& ref, uint64_t size_bytes,
                                   const std::string& field) {
+  field_ = field;
   QUANTD_ASSIGN_OR_RETURN(hex_, ParseBlobRef(ref, field + ".blob"));
   if (size_bytes > max_bytes_) {
     return InvalidFieldError(field + ".size_bytes",
@@ -37,7 +49,7 @@ absl::Status UploadSession::Begin(const std::string& ref, uint64_t size_bytes,
 absl::Status UploadSession::Append(const std::string& data) {
   if (data.size() > size_bytes_ - received_) {
     return InvalidFieldError(
-        "size_bytes",
+        field_ + ".size_bytes",
         absl::StrCat("more data than the declared ", size_bytes_, " bytes"));
   }
   received_ += data.size();
@@ -45,13 +57,13 @@ absl::Status UploadSession::Append(const std::string& data) {
     verify_->Update(data);
     return absl::OkStatus();
   }
-  return writer_->Append(data);
+  return Under(field_, writer_->Append(data));
 }
 
 absl::StatusOr<bool> UploadSession::Commit() {
   if (writer_ == nullptr) {
     if (received_ != size_bytes_) {
-      return InvalidFieldError("size_bytes",
+      return InvalidFieldError(field_ + ".size_bytes",
                                absl::StrCat("declared ", size_bytes_,
                                             " bytes, received ", received_));
     }
@@ -66,6 +78,7 @@ absl::StatusOr<bool> UploadSession::Commit() {
   }
   auto result = writer_->Commit();
   writer_.reset();
+  if (!result.ok()) return Under(field_, result.status());
   return result;
 }
 
@@ -110,15 +123,30 @@ void DownloadReactor::OnWriteDone(bool ok) {
   WriteNext();
 }
 
+absl::Status CheckDownloadRequest(
+    const quantd::v1::DownloadArtifactRequest& request) {
+  if (!request.blob().empty()) return absl::OkStatus();
+  if (request.job_id().empty()) {
+    return InvalidFieldError("job_id",
+                             "required with name, unless blob is set; "
+                             "neither job_id nor blob is set");
+  }
+  if (request.name().empty()) {
+    return InvalidFieldError("name", "required with job_id");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DownloadReactor*> StartDownload(
     scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
     const scheduler::Caller& caller,
     const quantd::v1::DownloadArtifactRequest& request,
     const TransferOptions& options) {
+  QUANTD_RETURN_IF_ERROR(CheckDownloadRequest(request));
   std::string hex;
   if (!request.blob().empty()) {
     QUANTD_ASSIGN_OR_RETURN(hex, ParseBlobRef(request.blob(), "blob"));
-  } else if (!request.job_id().empty() && !request.name().empty()) {
+  } else {
     QUANTD_ASSIGN_OR_RETURN(auto artifacts,
                             scheduler->ListArtifacts(caller, request.job_id()));
     for (const auto& artifact : artifacts) {
@@ -131,8 +159,6 @@ absl::StatusOr<DownloadReactor*> StartDownload(
                                               " has no artifact \"",
                                               request.name(), "\""));
     }
-  } else {
-    return InvalidFieldError("blob", "set blob, or job_id and name");
   }
   QUANTD_ASSIGN_OR_RETURN(uint64_t size, blobs->SizeOf(hex));
   if (request.offset() > size) {
@@ -170,7 +196,8 @@ UploadBlobReactor::UploadBlobReactor(grpc::CallbackServerContext* context,
 
 absl::Status UploadBlobReactor::Begin(
     const quantd::v1::UploadBlobHeader& header) {
-  QUANTD_RETURN_IF_ERROR(CheckMessageLimits(header, guard_.guard->limits()));
+  QUANTD_RETURN_IF_ERROR(
+      Under("header", CheckMessageLimits(header, guard_.guard->limits())));
   blob_ = header.blob();
   QUANTD_ASSIGN_OR_RETURN(std::string hex,
                           ParseBlobRef(header.blob(), "header.blob"));
@@ -181,16 +208,18 @@ absl::Status UploadBlobReactor::Begin(
 }
 
 absl::Status UploadBlobReactor::Handle() {
-  if (chunk_.has_header()) {
+  const quantd::v1::UploadBlobChunk& chunk = chunk_.message;
+  if (!chunk_.parsed) return UnparsableError(*chunk.GetDescriptor());
+  if (chunk.has_header()) {
     if (session_.started()) {
       return InvalidFieldError("header", "sent twice");
     }
-    return Begin(chunk_.header());
+    return Begin(chunk.header());
   }
   if (!session_.started()) {
     return InvalidFieldError("header", "the first message must be the header");
   }
-  return session_.Append(chunk_.data());
+  return session_.Append(chunk.data());
 }
 
 absl::Status UploadBlobReactor::Complete() {
@@ -243,20 +272,24 @@ UploadArtifactReactor::UploadArtifactReactor(
 }
 
 absl::Status UploadArtifactReactor::Handle() {
-  if (chunk_.has_header()) {
+  const quantd::v1::UploadArtifactChunk& chunk = chunk_.message;
+  if (!chunk_.parsed) return UnparsableError(*chunk.GetDescriptor());
+  if (chunk.has_header()) {
     if (session_.started()) return InvalidFieldError("header", "sent twice");
-    header_ = chunk_.header();
-    QUANTD_RETURN_IF_ERROR(
-        scheduler_->CheckLease(header_.job_id(), header_.fencing_token()));
-    QUANTD_RETURN_IF_ERROR(
-        scheduler::Scheduler::CheckArtifact(header_.artifact()));
+    header_ = chunk.header();
+    // The scheduler names fields of the header.
+    QUANTD_RETURN_IF_ERROR(Under(
+        "header",
+        scheduler_->CheckLease(header_.job_id(), header_.fencing_token())));
+    QUANTD_RETURN_IF_ERROR(Under(
+        "header", scheduler::Scheduler::CheckArtifact(header_.artifact())));
     return session_.Begin(header_.artifact().blob(),
                           header_.artifact().size_bytes(), "header.artifact");
   }
   if (!session_.started()) {
     return InvalidFieldError("header", "the first message must be the header");
   }
-  return session_.Append(chunk_.data());
+  return session_.Append(chunk.data());
 }
 
 absl::Status UploadArtifactReactor::Complete() {
@@ -264,10 +297,10 @@ absl::Status UploadArtifactReactor::Complete() {
   QUANTD_ASSIGN_OR_RETURN(bool already_present, session_.Commit());
   QUANTD_RETURN_IF_ERROR(scheduler_->RecordBlob(
       session_.hex(), session_.size_bytes(), header_.artifact().kind()));
-  QUANTD_ASSIGN_OR_RETURN(
-      *response_->mutable_artifact(),
-      scheduler_->AttachArtifact(header_.job_id(), header_.fencing_token(),
-                                 header_.artifact()));
+  auto attached = scheduler_->AttachArtifact(
+      header_.job_id(), header_.fencing_token(), header_.artifact());
+  if (!attached.ok()) return Under("header", attached.status());
+  *response_->mutable_artifact() = std::move(*attached);
   response_->set_already_present(already_present);
   return absl::OkStatus();
 }

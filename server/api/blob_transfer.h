@@ -21,6 +21,7 @@
 #include "quantd/v1/jobs.pb.h"
 #include "quantd/v1/worker.pb.h"
 #include "server/api/call_guard.h"
+#include "server/api/parsed_request.h"
 #include "server/api/tenant_storage.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
@@ -57,6 +58,8 @@ class UploadSession {
   artifacts::BlobStore* const blobs_;
   const uint64_t max_bytes_;
   bool started_ = false;
+  // Begin()'s `field`: Append() and Commit() errors name its size_bytes.
+  std::string field_;
   std::string hex_;
   uint64_t size_bytes_ = 0;
   uint64_t received_ = 0;
@@ -93,6 +96,11 @@ class DownloadReactor
   quantd::v1::DownloadArtifactChunk chunk_;
 };
 
+// The request names what to download: `blob`, or `job_id` and `name`
+// (INVALID_ARGUMENT naming the missing field otherwise).
+[[nodiscard]] absl::Status CheckDownloadRequest(
+    const quantd::v1::DownloadArtifactRequest& request);
+
 // Resolves a DownloadArtifactRequest to (hex, size, offset, chunk size) and
 // returns the reactor, or an error for the caller to finish with.
 absl::StatusOr<DownloadReactor*> StartDownload(
@@ -101,8 +109,10 @@ absl::StatusOr<DownloadReactor*> StartDownload(
     const quantd::v1::DownloadArtifactRequest& request,
     const TransferOptions& options);
 
-class UploadBlobReactor
-    : public grpc::ServerReadReactor<quantd::v1::UploadBlobChunk> {
+// Client-stream reactors read ParsedRequest (parsed_request.h): a message
+// that does not parse ends the call with INVALID_ARGUMENT.
+class UploadBlobReactor : public grpc::ServerReadReactor<
+                              ParsedRequest<quantd::v1::UploadBlobChunk>> {
  public:
   // Admits the call first; a refused call ends before reading anything.
   UploadBlobReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
@@ -126,13 +136,14 @@ class UploadBlobReactor
   quantd::v1::UploadBlobResponse* const response_;
   const UploadGuard guard_;
   std::optional<CallIdentity> who_;
-  quantd::v1::UploadBlobChunk chunk_;
+  ParsedRequest<quantd::v1::UploadBlobChunk> chunk_;
   std::string kind_;
   std::string blob_;
 };
 
 class UploadArtifactReactor
-    : public grpc::ServerReadReactor<quantd::v1::UploadArtifactChunk> {
+    : public grpc::ServerReadReactor<
+          ParsedRequest<quantd::v1::UploadArtifactChunk>> {
  public:
   // Admits the call first; a refused call ends before reading anything.
   UploadArtifactReactor(grpc::CallbackServerContext* context,
@@ -154,7 +165,7 @@ class UploadArtifactReactor
   quantd::v1::UploadArtifactResponse* const response_;
   const CallGuard* const guard_;
   std::optional<CallIdentity> who_;
-  quantd::v1::UploadArtifactChunk chunk_;
+  ParsedRequest<quantd::v1::UploadArtifactChunk> chunk_;
   quantd::v1::UploadArtifactHeader header_;
 };
 

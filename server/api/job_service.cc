@@ -8,14 +8,6 @@
 namespace quantd::api {
 namespace {
 
-// A write reactor that only reports an error (for streams refused up front).
-template <typename T>
-class ErrorWriter : public grpc::ServerWriteReactor<T> {
- public:
-  explicit ErrorWriter(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
-
 constexpr char kSubmitJob[] = "JobService.SubmitJob";
 constexpr char kGetJob[] = "JobService.GetJob";
 constexpr char kListJobs[] = "JobService.ListJobs";
@@ -37,7 +29,23 @@ JobServiceImpl::JobServiceImpl(scheduler::Scheduler* scheduler,
       parts_(parts),
       transfer_(transfer),
       watch_(watch),
-      log_(std::move(log)) {}
+      log_(std::move(log)) {
+  using quantd::v1::JobService;
+  ParseCheck check(JobService::service_full_name(), parts_.guard, log_.get(),
+                   [this](int index, grpc::internal::MethodHandler* handler) {
+                     MarkMethodCallback(index, handler);
+                   });
+  check.Unary("SubmitJob", this, &JobServiceImpl::SubmitJob);
+  check.Unary("GetJob", this, &JobServiceImpl::GetJob);
+  check.Unary("ListJobs", this, &JobServiceImpl::ListJobs);
+  check.Unary("CancelJob", this, &JobServiceImpl::CancelJob);
+  check.ServerStreaming("WatchJob", this, &JobServiceImpl::WatchJob);
+  check.Unary("ListArtifacts", this, &JobServiceImpl::ListArtifacts);
+  check.ServerStreaming("DownloadArtifact", this,
+                        &JobServiceImpl::DownloadArtifact);
+  check.Unary("ListWorkers", this, &JobServiceImpl::ListWorkers);
+  check.ClientStreaming("UploadBlob", this, &JobServiceImpl::UploadBlobParsed);
+}
 
 grpc::ServerUnaryReactor* JobServiceImpl::Done(
     grpc::CallbackServerContext* context, const absl::Status& status,
@@ -164,6 +172,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListArtifacts(
     quantd::v1::ListArtifactsResponse* response) {
   auto who = parts_.guard->Admit(context, kListArtifacts, request);
   if (!who.ok()) return Done(context, who.status(), "ListArtifacts");
+  if (request->job_id().empty()) {
+    return Done(context, InvalidFieldError("job_id", "required"),
+                "ListArtifacts");
+  }
   auto artifacts = scheduler_->ListArtifacts(
       parts_.guard->Viewer(who->principal), request->job_id());
   if (artifacts.ok()) {
@@ -216,6 +228,8 @@ JobServiceImpl::DownloadArtifact(
   };
   auto who = parts_.guard->Admit(context, kDownloadArtifact, request);
   if (!who.ok()) return refuse(who.status());
+  absl::Status shape = CheckDownloadRequest(*request);
+  if (!shape.ok()) return refuse(shape);
   absl::Status allowed = CheckDownload(context, *who, *request);
   if (!allowed.ok()) return refuse(allowed);
   auto reactor =
@@ -225,9 +239,9 @@ JobServiceImpl::DownloadArtifact(
   return refuse(reactor.status());
 }
 
-grpc::ServerReadReactor<quantd::v1::UploadBlobChunk>*
-JobServiceImpl::UploadBlob(grpc::CallbackServerContext* context,
-                           quantd::v1::UploadBlobResponse* response) {
+grpc::ServerReadReactor<ParsedRequest<quantd::v1::UploadBlobChunk>>*
+JobServiceImpl::UploadBlobParsed(grpc::CallbackServerContext* context,
+                                 quantd::v1::UploadBlobResponse* response) {
   return new UploadBlobReactor(context, log_.get(), scheduler_, blobs_,
                                transfer_, response,
                                UploadGuard{parts_.guard, parts_.storage});

@@ -2,7 +2,8 @@
 // (CallGuard: token, role, request limits), validates the request's shape,
 // calls the Scheduler (or the blob store) as the caller's tenant and maps
 // the result with Reply(); streams are reactors that hold no thread while
-// they wait.
+// they wait. A request that does not parse is INVALID_ARGUMENT
+// (parsed_request.h).
 //
 // Ownership: borrows the scheduler, blob store, hub, guard, tenant storage
 // and sandbox, which must outlive the server. Thread-safety: safe from any
@@ -16,6 +17,7 @@
 #include "server/api/call_guard.h"
 #include "server/api/event_hub.h"
 #include "server/api/input_sandbox.h"
+#include "server/api/parsed_request.h"
 #include "server/api/tenant_storage.h"
 #include "server/api/watch_reactor.h"
 #include "server/artifacts/blob_store.h"
@@ -67,9 +69,11 @@ class JobServiceImpl final : public quantd::v1::JobService::CallbackService {
       grpc::CallbackServerContext* context,
       const quantd::v1::ListWorkersRequest* request,
       quantd::v1::ListWorkersResponse* response) override;
-  grpc::ServerReadReactor<quantd::v1::UploadBlobChunk>* UploadBlob(
-      grpc::CallbackServerContext* context,
-      quantd::v1::UploadBlobResponse* response) override;
+  // UploadBlob, whose reactor reads ParsedRequest (a different type from
+  // the generated UploadBlob's).
+  grpc::ServerReadReactor<ParsedRequest<quantd::v1::UploadBlobChunk>>*
+  UploadBlobParsed(grpc::CallbackServerContext* context,
+                   quantd::v1::UploadBlobResponse* response);
 
  private:
   // Finishes a unary call with `status`.

@@ -16,9 +16,11 @@ constexpr char kCompleteJob[] = "WorkerGateway.CompleteJob";
 
 // Applies each ReportEventsRequest of the stream in order; the first error
 // ends the call and later messages are not applied. One audit line per
-// stream, naming the last job reported on.
+// stream, naming the last job reported on. A message that does not parse
+// is an error like any other.
 class ReportEventsReactor
-    : public grpc::ServerReadReactor<quantd::v1::ReportEventsRequest> {
+    : public grpc::ServerReadReactor<
+          ParsedRequest<quantd::v1::ReportEventsRequest>> {
  public:
   ReportEventsReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
                       scheduler::Scheduler* scheduler, const CallGuard* guard,
@@ -41,8 +43,12 @@ class ReportEventsReactor
       End(absl::OkStatus());
       return;
     }
-    job_id_ = request_.job_id();
-    auto last = scheduler_->ReportEvents(request_);
+    if (!request_.parsed) {
+      End(UnparsableError(*request_.message.GetDescriptor()));
+      return;
+    }
+    job_id_ = request_.message.job_id();
+    auto last = scheduler_->ReportEvents(request_.message);
     if (!last.ok()) {
       End(last.status());
       return;
@@ -66,7 +72,7 @@ class ReportEventsReactor
   quantd::v1::ReportEventsResponse* const response_;
   std::optional<CallIdentity> who_;
   std::string job_id_;
-  quantd::v1::ReportEventsRequest request_;
+  ParsedRequest<quantd::v1::ReportEventsRequest> request_;
 };
 
 }  // namespace
@@ -82,7 +88,21 @@ WorkerGatewayImpl::WorkerGatewayImpl(scheduler::Scheduler* scheduler,
       dispatcher_(dispatcher),
       guard_(guard),
       transfer_(transfer),
-      log_(std::move(log)) {}
+      log_(std::move(log)) {
+  ParseCheck check(quantd::v1::WorkerGateway::service_full_name(), guard_,
+                   log_.get(),
+                   [this](int index, grpc::internal::MethodHandler* handler) {
+                     MarkMethodCallback(index, handler);
+                   });
+  check.Unary("RegisterWorker", this, &WorkerGatewayImpl::RegisterWorker);
+  check.Unary("LeaseJob", this, &WorkerGatewayImpl::LeaseJob);
+  check.Unary("Heartbeat", this, &WorkerGatewayImpl::Heartbeat);
+  check.ClientStreaming("ReportEvents", this,
+                        &WorkerGatewayImpl::ReportEventsParsed);
+  check.ClientStreaming("UploadArtifact", this,
+                        &WorkerGatewayImpl::UploadArtifactParsed);
+  check.Unary("CompleteJob", this, &WorkerGatewayImpl::CompleteJob);
+}
 
 grpc::ServerUnaryReactor* WorkerGatewayImpl::Done(
     grpc::CallbackServerContext* context, const absl::Status& status,
@@ -157,15 +177,16 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::Heartbeat(
   return Done(context, beat.status(), "Heartbeat");
 }
 
-grpc::ServerReadReactor<quantd::v1::ReportEventsRequest>*
-WorkerGatewayImpl::ReportEvents(grpc::CallbackServerContext* context,
-                                quantd::v1::ReportEventsResponse* response) {
+grpc::ServerReadReactor<ParsedRequest<quantd::v1::ReportEventsRequest>>*
+WorkerGatewayImpl::ReportEventsParsed(
+    grpc::CallbackServerContext* context,
+    quantd::v1::ReportEventsResponse* response) {
   return new ReportEventsReactor(context, log_.get(), scheduler_, guard_,
                                  response);
 }
 
-grpc::ServerReadReactor<quantd::v1::UploadArtifactChunk>*
-WorkerGatewayImpl::UploadArtifact(
+grpc::ServerReadReactor<ParsedRequest<quantd::v1::UploadArtifactChunk>>*
+WorkerGatewayImpl::UploadArtifactParsed(
     grpc::CallbackServerContext* context,
     quantd::v1::UploadArtifactResponse* response) {
   return new UploadArtifactReactor(context, log_.get(), scheduler_, blobs_,

@@ -3,7 +3,8 @@
 // reports, artifact uploads and completion. Every call is admitted by the
 // CallGuard (a worker token, and a verified client certificate under mutual
 // TLS); every call about a job carries its fencing token, which the
-// Scheduler checks.
+// Scheduler checks. A request that does not parse is INVALID_ARGUMENT
+// (parsed_request.h).
 //
 // Ownership: borrows the scheduler, blob store, dispatcher and guard, which
 // must outlive the server. Thread-safety: safe from any thread.
@@ -15,6 +16,7 @@
 #include "server/api/blob_transfer.h"
 #include "server/api/call_guard.h"
 #include "server/api/lease_dispatcher.h"
+#include "server/api/parsed_request.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
 #include "spdlog/logger.h"
@@ -41,12 +43,14 @@ class WorkerGatewayImpl final
       grpc::CallbackServerContext* context,
       const quantd::v1::HeartbeatRequest* request,
       quantd::v1::HeartbeatResponse* response) override;
-  grpc::ServerReadReactor<quantd::v1::ReportEventsRequest>* ReportEvents(
-      grpc::CallbackServerContext* context,
-      quantd::v1::ReportEventsResponse* response) override;
-  grpc::ServerReadReactor<quantd::v1::UploadArtifactChunk>* UploadArtifact(
-      grpc::CallbackServerContext* context,
-      quantd::v1::UploadArtifactResponse* response) override;
+  // ReportEvents and UploadArtifact, whose reactors read ParsedRequest (a
+  // different type from the generated methods').
+  grpc::ServerReadReactor<ParsedRequest<quantd::v1::ReportEventsRequest>>*
+  ReportEventsParsed(grpc::CallbackServerContext* context,
+                     quantd::v1::ReportEventsResponse* response);
+  grpc::ServerReadReactor<ParsedRequest<quantd::v1::UploadArtifactChunk>>*
+  UploadArtifactParsed(grpc::CallbackServerContext* context,
+                       quantd::v1::UploadArtifactResponse* response);
   grpc::ServerUnaryReactor* CompleteJob(
       grpc::CallbackServerContext* context,
       const quantd::v1::CompleteJobRequest* request,
