@@ -1,7 +1,8 @@
 """Real processes for the client integration tests: a quantd scheduler on
 loopback with ephemeral ports, a fake worker that leases jobs through the
 WorkerGateway and plays a scripted run for each (succeed, fail, hang until
-cancelled), and helpers to run quantctl.
+cancelled), and helpers to run quantctl. The processes and the binaries'
+paths come from tests/harness (quantd_cluster.py).
 
 The fake worker picks its script from the job's label "fake":
   succeed (default)  RUNNING, progress over `blocks` blocks, logs, two
@@ -17,11 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import signal
-import subprocess
-import tempfile
+import sys
 import threading
 import time
 from pathlib import Path
@@ -29,72 +27,23 @@ from typing import Dict, List, Optional
 
 import grpc
 
-from quantd.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2, worker_pb2, worker_pb2_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/
 
-REPO = Path(os.environ.get("QUANTD_SOURCE_DIR",
-                           Path(__file__).resolve().parents[3]))
-BUILD = Path(os.environ.get("QUANTD_BINARY_DIR", REPO / "build"))
-SMOLLM2 = REPO / "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def binary(env_name: str, relative: str) -> Path:
-    """A built executable, from $env_name or the build directory; raises
-    (fails the test, never skips) when it is missing."""
-    path = Path(os.environ.get(env_name, BUILD / relative))
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: build it (ninja {path.name}) or set {env_name}")
-    return path
+from harness import quantd_cluster  # noqa: E402
+from harness.quantd_cluster import (REPO, binary, quantctl,  # noqa: E402,F401
+                                    smollm2 as model_path)
+from quantd.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2, worker_pb2, worker_pb2_grpc  # noqa: E402
 
 
-def model_path() -> Path:
-    if not SMOLLM2.is_file():
-        raise FileNotFoundError(f"{SMOLLM2} missing: run scripts/bootstrap")
-    return SMOLLM2
-
-
-class Quantd:
-    """A quantd process on 127.0.0.1 with its own data directory."""
+class Quantd(quantd_cluster.Quantd):
+    """A quantd process on 127.0.0.1 with its own data directory, fast
+    heartbeats and ticks, and scratch/shared as an allowed root."""
 
     def __init__(self, scratch: Path, extra_args: Optional[List[str]] = None):
-        self.dir = scratch
-        self.dir.mkdir(parents=True, exist_ok=True)
-        port_file = self.dir / "ports"
-        self.log_path = self.dir / "quantd.log"
-        args = [str(binary("QUANTD", "server/quantd")),
-                "--listen", "127.0.0.1:0", "--metrics_listen", "127.0.0.1:0",
-                "--data_dir", str(self.dir / "data"),
-                "--port_file", str(port_file),
-                "--allowed-root", str(REPO / "models"),
-                "--allowed-root", str(self.dir / "shared"),
-                "--lease.heartbeat_interval_seconds", "0.2",
-                "--scheduler.tick_interval_seconds", "0.1",
-                "--cancel.grace_seconds", "5",
-                "--shutdown.grace_seconds", "1"] + (extra_args or [])
-        (self.dir / "shared").mkdir(exist_ok=True)
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(args, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("quantd did not start:\n" + self.log())
-            time.sleep(0.05)
-        ports = dict(line.split("=") for line in port_file.read_text().split())
-        self.address = f"127.0.0.1:{ports['grpc']}"
-
-    def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        (scratch / "shared").mkdir(parents=True, exist_ok=True)
+        super().__init__(
+            scratch, [*quantd_cluster.FAST_SCHEDULING, *(extra_args or [])],
+            allowed_roots=[REPO / "models", scratch / "shared"])
 
 
 def _blob(data: bytes) -> str:
@@ -269,21 +218,6 @@ class FakeWorker:
                 yield worker_pb2.UploadArtifactChunk(data=data[start:start + (1 << 20)])
 
         return self._gateway.UploadArtifact(chunks(), timeout=30).artifact
-
-
-def quantctl(address: Optional[str], *args: str, timeout: float = 60,
-             env: Optional[dict] = None) -> subprocess.CompletedProcess:
-    """Runs quantctl with `args` (and --addr `address` when given) and
-    returns the finished process with text stdout/stderr."""
-    command = [str(binary("QUANTCTL", "client/quantctl")), *args]
-    if address is not None:
-        command += ["--addr", address]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTD_")}
-    full_env["HOME"] = tempfile.gettempdir()
-    full_env.pop("XDG_CONFIG_HOME", None)
-    full_env.update(env or {})
-    return subprocess.run(command, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
 
 
 def wait_for_state(address: str, job_id: str, states: set,

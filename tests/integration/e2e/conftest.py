@@ -13,7 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_harness import Quantd, Worker, wait_for_workers  # noqa: E402
+from e2e_harness import Quantd, Worker  # noqa: E402
+from harness.quantd_cluster import wait_for_workers  # noqa: E402
 
 
 def _tail(text: str, lines: int = 60) -> str:
@@ -29,7 +30,7 @@ def _cluster(scratch: Path, workers: int, lease_timeout_seconds: float,
         for i in range(workers):
             started.append(Worker(scratch, server.address, f"w-{i + 1}",
                                   **worker_args))
-        wait_for_workers(server, workers, started)
+        wait_for_workers(server.workers, workers, started)
         yield server, started
     finally:
         for worker in started:

@@ -3,7 +3,8 @@ with the openssl command-line tool (CAs, a server certificate for
 127.0.0.1/localhost, worker client certificates), a token file with
 sha256-hashed tokens, a quantd process with any flags, a quantd-worker
 process running the fake engine, gRPC stubs over plaintext or TLS, and
-readers for quantd's audit log.
+readers for quantd's audit log. The processes and the binaries' paths come
+from tests/harness (quantd_cluster.py).
 
 Nothing here skips: a missing binary or a failing openssl call fails the
 test.
@@ -13,26 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import grpc
 
-from quantd.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2, worker_pb2, worker_pb2_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/
 
-REPO = Path(os.environ.get("QUANTD_SOURCE_DIR", Path(__file__).resolve().parents[3]))
-BUILD = Path(os.environ.get("QUANTD_BINARY_DIR", REPO / "build"))
-
-
-def binary(env_name: str, relative: str) -> Path:
-    path = Path(os.environ.get(env_name, BUILD / relative))
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: build it or set {env_name}")
-    return path
+from harness import quantd_cluster  # noqa: E402
+from harness.quantd_cluster import binary  # noqa: E402,F401
+from quantd.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2, worker_pb2, worker_pb2_grpc  # noqa: E402
 
 
 def sha256_hex(text: str) -> str:
@@ -133,71 +127,15 @@ def bearer(token: Optional[str]) -> Sequence[tuple]:
 
 # -- quantd -----------------------------------------------------------------
 
-class Quantd:
-    """A quantd process on 127.0.0.1 (or `listen`) with its own data dir."""
+class Quantd(quantd_cluster.Quantd):
+    """A quantd process on 127.0.0.1 (or `listen`) with its own data dir
+    and any flags; audit() and wait_audit() read its audit log."""
 
     def __init__(self, scratch: Path, args: Sequence[str] = (),
                  listen: str = "127.0.0.1:0", wait: bool = True):
-        self.dir = scratch
-        scratch.mkdir(parents=True, exist_ok=True)
-        self.port_file = scratch / "ports"
-        self.log_path = scratch / "quantd.log"
-        self.audit_path = scratch / "data" / "audit.jsonl"
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [str(binary("QUANTD", "server/quantd")), "--listen", listen,
-             "--metrics_listen", "127.0.0.1:0",
-             "--data_dir", str(scratch / "data"),
-             "--port_file", str(self.port_file),
-             "--store.sqlite_synchronous", "normal",
-             "--shutdown.grace_seconds", "1", *args],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        self.address = ""
-        if wait:
-            self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while not self.port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("quantd did not start:\n" + self.log())
-            time.sleep(0.05)
-        ports = dict(line.split("=") for line in self.port_file.read_text().split())
-        self.address = f"127.0.0.1:{ports['grpc']}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def audit(self) -> List[dict]:
-        if not self.audit_path.exists():
-            return []
-        return [json.loads(line) for line in self.audit_path.read_text().splitlines()]
-
-    def wait_audit(self, predicate, timeout: float = 5.0) -> dict:
-        """The first audit line matching `predicate` (lines are flushed one
-        by one, a moment after the reply)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.audit():
-                if predicate(line):
-                    return line
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no matching audit line in {self.audit()}")
-            time.sleep(0.05)
-
-    def hangup(self) -> None:
-        self.process.send_signal(signal.SIGHUP)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
+        super().__init__(scratch, ["--store.sqlite_synchronous", "normal",
+                                   "--shutdown.grace_seconds", "1", *args],
+                         listen=listen, wait=wait)
 
 
 class Stubs:
@@ -289,54 +227,15 @@ def lease(stubs: Stubs, token: Optional[str], worker_id: str):
 
 # -- quantd-worker ----------------------------------------------------------
 
-FAKE_ENGINE = REPO / "worker/agent/testdata/fake_engine.py"
-
-
-class Worker:
+class Worker(quantd_cluster.Worker):
     """A quantd-worker process running the fake engine (jobs take
-    milliseconds) against quantd at `address`, with any extra flags."""
+    milliseconds) against quantd at `address`, with any extra flags, in its
+    own process group."""
 
     def __init__(self, scratch: Path, address: str, args: Sequence[str] = (),
                  worker_id: str = "sec-worker"):
-        scratch.mkdir(parents=True, exist_ok=True)
-        self.log_path = scratch / "worker.log"
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [str(binary("QUANTD_WORKER", "worker/agent/quantd-worker")),
-             f"--scheduler={address}", f"--worker-id={worker_id}",
-             f"--engine={FAKE_ENGINE}", f"--work-dir={scratch / 'work'}",
-             "--lease-wait-seconds=1", "--rpc-timeout-seconds=10",
-             "--metrics-listen=off", "--nvidia-smi=off", *args],
-            stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_log(self, text: str, timeout: float = 30.0) -> str:
-        """The first log line containing `text`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.log().splitlines():
-                if text in line:
-                    return line
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no log line with {text!r}:\n{self.log()}")
-            time.sleep(0.05)
-
-    def wait_exit(self, timeout: float = 30.0) -> int:
-        return self.process.wait(timeout=timeout)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
+        super().__init__(scratch, address, worker_id,
+                         ["--rpc-timeout-seconds=10", *args], own_session=True)
 
 
 def wait_for_state(stubs: Stubs, token: str, job_id: str,

@@ -1,0 +1,2 @@
+"""Shared harness for the Python suites that run quantd on loopback; see
+quantd_cluster.py."""
