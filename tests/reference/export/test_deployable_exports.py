@@ -38,7 +38,6 @@ QUANTD_TEST_THREADS.
 import hashlib
 import json
 import math
-import os
 import pathlib
 import shutil
 import subprocess
@@ -48,12 +47,9 @@ import numpy as np
 import pytest
 import torch
 
-ROOT = pathlib.Path(os.environ.get(
-    "QUANTD_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[3]))
-GGUF = ROOT / "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-DATA_DIR = pathlib.Path(os.environ.get(
-    "QUANTD_DATA_DIR", ROOT.parent / "shared/data/wikitext-2"))
-THREADS = int(os.environ.get("QUANTD_TEST_THREADS", "2"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from engine_job import DATA_DIR, GGUF, ROOT, THREADS  # noqa: E402
+import engine_job  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests/reference/tokenizer"))
 sys.path.insert(0, str(ROOT / "tests/reference/export"))
@@ -84,39 +80,16 @@ JOBS = {
 }
 
 
-def engine_binary():
-    if "QUANTD_ENGINE" in os.environ:
-        return pathlib.Path(os.environ["QUANTD_ENGINE"])
-    assert "QUANTD_BINARY_DIR" in os.environ, (
-        "set QUANTD_BINARY_DIR (the build dir) or QUANTD_ENGINE")
-    return (pathlib.Path(os.environ["QUANTD_BINARY_DIR"]) /
-            "worker/engine/cli/quantd-engine")
-
-
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory):
     """Runs every job once: {name: (out dir, result event)}."""
-    binary = engine_binary()
-    assert binary.exists(), f"{binary} missing: build target quantd-engine"
-    assert GGUF.exists(), f"{GGUF} missing: run scripts/bootstrap"
     work = tmp_path_factory.mktemp("exports")
     done = {}
     for name, job in JOBS.items():
-        spec = work / f"{name}.json"
-        spec.write_text(json.dumps({**BUDGET, **job}))
         out = work / name
-        run = subprocess.run(
-            [str(binary), "run", str(spec), "--out", str(out),
-             "--data-dir", str(DATA_DIR), "--threads", str(THREADS)],
-            capture_output=True, text=True)
-        assert run.returncode == 0, (
-            f"{name}: quantd-engine run exited {run.returncode}\n"
-            f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
-        events = [json.loads(line) for line in run.stdout.splitlines()
-                  if line]
-        result = [e for e in events if e.get("type") == "result"]
-        assert len(result) == 1
-        done[name] = (out, result[0])
+        result = engine_job.run_job({**BUDGET, **job}, work / f"{name}.json",
+                                    out)
+        done[name] = (out, result)
     yield done
     shutil.rmtree(work, ignore_errors=True)
 
@@ -325,7 +298,8 @@ def test_gguf_loads_in_llama_cpp_with_our_perplexity(jobs, windows, text,
         smollm2_reference.read_metadata(str(GGUF)))
     assert tokens == reference.encode(sample, add_special_tokens=False).ids
     inspect = subprocess.run(
-        [str(engine_binary()), "inspect", "--model", str(path), "--json"],
+        [str(engine_job.engine_binary()), "inspect", "--model", str(path),
+         "--json"],
         capture_output=True, text=True)
     assert inspect.returncode == 0, inspect.stderr
     storage = json.loads(inspect.stdout)["tensors"]["storage_types"]

@@ -49,12 +49,10 @@ try:  # absent from the vLLM venv, where this file runs as a script
 except ImportError:
     pytest = None
 
-ROOT = pathlib.Path(os.environ.get(
-    "QUANTD_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[3]))
-GGUF = ROOT / "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-DATA_DIR = pathlib.Path(os.environ.get(
-    "QUANTD_DATA_DIR", ROOT.parent / "shared/data/wikitext-2"))
-THREADS = int(os.environ.get("QUANTD_TEST_THREADS", "2"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from engine_job import DATA_DIR, GGUF, ROOT, THREADS  # noqa: E402
+import engine_job  # noqa: E402
+
 VLLM_PYTHON = os.environ.get(
     "QUANTD_VLLM_PYTHON", str(ROOT.parent / "vllm-venv/bin/python"))
 
@@ -127,15 +125,6 @@ def serve(directory, dtype, data_file, seq_len, max_tokens, result_file):
 
 # --- under pytest ---------------------------------------------------------
 
-def engine_binary():
-    if "QUANTD_ENGINE" in os.environ:
-        return pathlib.Path(os.environ["QUANTD_ENGINE"])
-    assert "QUANTD_BINARY_DIR" in os.environ, (
-        "set QUANTD_BINARY_DIR (the build dir) or QUANTD_ENGINE")
-    return (pathlib.Path(os.environ["QUANTD_BINARY_DIR"]) /
-            "worker/engine/cli/quantd-engine")
-
-
 def vllm_environment():
     env = dict(os.environ)
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the default is
@@ -178,26 +167,12 @@ if pytest is not None:
 
     def run_job(name, work):
         """Runs job NAME: (out dir, result event)."""
-        binary = engine_binary()
-        assert binary.exists(), f"{binary} missing: build quantd-engine"
-        assert GGUF.exists(), f"{GGUF} missing: run scripts/bootstrap"
         method, scheme, _, _ = JOBS[name]
-        spec = work / f"{name}.json"
-        spec.write_text(json.dumps(
-            {**BUDGET, "method": method, "scheme": scheme}))
         out = work / name
-        run = subprocess.run(
-            [str(binary), "run", str(spec), "--out", str(out),
-             "--data-dir", str(DATA_DIR), "--threads", str(THREADS)],
-            capture_output=True, text=True)
-        assert run.returncode == 0, (
-            f"{name}: quantd-engine run exited {run.returncode}\n"
-            f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
-        events = [json.loads(line) for line in run.stdout.splitlines()
-                  if line]
-        result = [e for e in events if e.get("type") == "result"]
-        assert len(result) == 1, "no result event"
-        return out, result[0]
+        result = engine_job.run_job(
+            {**BUDGET, "method": method, "scheme": scheme},
+            work / f"{name}.json", out)
+        return out, result
 
     @pytest.mark.parametrize("name", list(JOBS))
     def test_vllm_serves_export_with_our_perplexity(name, vllm_python,

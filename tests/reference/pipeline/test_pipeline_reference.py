@@ -43,7 +43,6 @@ import math
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -51,12 +50,9 @@ import pytest
 import torch
 from safetensors.numpy import load_file
 
-ROOT = pathlib.Path(os.environ.get(
-    "QUANTD_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[3]))
-GGUF = ROOT / "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-DATA_DIR = pathlib.Path(os.environ.get(
-    "QUANTD_DATA_DIR", ROOT.parent / "shared/data/wikitext-2"))
-THREADS = int(os.environ.get("QUANTD_TEST_THREADS", "2"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from engine_job import DATA_DIR, GGUF, ROOT, THREADS  # noqa: E402
+import engine_job  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests/reference/tokenizer"))
 import smollm2_reference  # noqa: E402
@@ -76,45 +72,20 @@ LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
            "mlp.down_proj")
 
 
-def engine_binary():
-    if "QUANTD_ENGINE" in os.environ:
-        return pathlib.Path(os.environ["QUANTD_ENGINE"])
-    assert "QUANTD_BINARY_DIR" in os.environ, (
-        "set QUANTD_BINARY_DIR (the build dir) or QUANTD_ENGINE")
-    return (pathlib.Path(os.environ["QUANTD_BINARY_DIR"]) /
-            "worker/engine/cli/quantd-engine")
-
-
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     """Runs the job once: (out dir, result event, report.json); removes its
     1.5 GB of artifacts afterwards unless they are kept."""
-    binary = engine_binary()
-    assert binary.exists(), f"{binary} missing: build target quantd-engine"
-    assert GGUF.exists(), f"{GGUF} missing: run scripts/bootstrap"
-    assert (DATA_DIR / "wiki.test.raw").exists(), f"{DATA_DIR} lacks data"
     # QUANTD_PIPELINE_REFERENCE_DIR keeps the job (for debugging): a rerun
     # there resumes from the engine's own checkpoint.
     kept = os.environ.get("QUANTD_PIPELINE_REFERENCE_DIR")
     work = (pathlib.Path(kept) if kept else
             tmp_path_factory.mktemp("pipeline"))
     work.mkdir(parents=True, exist_ok=True)
-    spec_path = work / "spec.json"
-    spec_path.write_text(json.dumps(SPEC))
     out = work / "out"
-    run = subprocess.run(
-        [str(binary), "run", str(spec_path), "--out", str(out),
-         "--data-dir", str(DATA_DIR), "--threads", str(THREADS)],
-        capture_output=True, text=True)
-    assert run.returncode == 0, (
-        f"quantd-engine run exited {run.returncode}\n"
-        f"stdout tail:\n{run.stdout[-4000:]}\nstderr tail:\n"
-        f"{run.stderr[-4000:]}")
-    events = [json.loads(line) for line in run.stdout.splitlines() if line]
-    results = [e for e in events if e.get("type") == "result"]
-    assert len(results) == 1, f"expected one result event, got {events[-3:]}"
+    result = engine_job.run_job(SPEC, work / "spec.json", out)
     report = json.loads((out / "report.json").read_text())
-    yield out, results[0], report
+    yield out, result, report
     if not kept:
         shutil.rmtree(work, ignore_errors=True)
 
