@@ -192,7 +192,18 @@ if pytest is not None:
              str(SEQ_LEN), str(MAX_TOKENS), str(result_file)],
             capture_output=True, text=True, env=vllm_environment(),
             timeout=1200)
-        assert serving.returncode == 0 and result_file.exists(), (
+        # vLLM's CPU engine sometimes aborts in its teardown, after the
+        # work is done and the result written ("terminate called without
+        # an active exception", exit -6; once in six loads here): that is
+        # reported, not failed.
+        teardown_abort = (serving.returncode == -6 and result_file.exists()
+                          and "terminate called without an active exception"
+                          in serving.stderr)
+        if teardown_abort:
+            print(f"\n{name}: vLLM aborted in its teardown after writing "
+                  f"the result")
+        assert (serving.returncode == 0 or teardown_abort) and \
+            result_file.exists(), (
             f"{name}: vLLM failed to serve {directory} in {dtype} "
             f"(exit {serving.returncode})\n{serving.stdout[-3000:]}\n"
             f"{serving.stderr[-6000:]}")
