@@ -16,11 +16,6 @@ constexpr char kLmHead[] = "lm_head";
 // (scripts/requirements.txt pins it).
 constexpr char kCompressedTensorsVersion[] = "0.20.1";
 
-bool IsHfDirectory(const std::filesystem::path& source) {
-  std::error_code error;
-  return std::filesystem::is_regular_file(source / "config.json", error);
-}
-
 // The Linear layers a LLaMA-family input site feeds, relative to the block.
 const std::vector<std::string>* SiteConsumers(const std::string& point) {
   static const std::map<std::string, std::vector<std::string>> kConsumers = {
@@ -108,7 +103,7 @@ CompressedTensorsExporter::CompressedTensorsExporter(
       format_(contract::CompressedTensorsFormatFor(options_.activations)),
       weights_(options_.dir, "model", options_.max_shard_bytes,
                {{"format", "pt"}}) {
-  if (!IsHfDirectory(options_.source)) (void)LlamaFamilyConfigJson(config_);
+  CheckConfigExportable(config_, options_.source);
   CheckTokenizerExportable(options_.source);
 }
 
@@ -254,15 +249,10 @@ nlohmann::json CompressedTensorsExporter::QuantizationConfig() const {
 }
 
 std::vector<ShardFile> CompressedTensorsExporter::Finish() {
-  const bool separate_head =
-      config_.tie_word_embeddings && weights_.Contains("lm_head.weight");
+  const bool holds_head = weights_.Contains("lm_head.weight");
   std::vector<ShardFile> files = weights_.Finish();
   nlohmann::ordered_json config =
-      nlohmann::ordered_json::parse(ExportConfigText(
-          config_,
-          IsHfDirectory(options_.source) ? options_.source / "config.json"
-                                         : std::filesystem::path(),
-          separate_head));
+      ExportConfigJson(config_, options_.source, holds_head);
   config["quantization_config"] =
       nlohmann::ordered_json::parse(QuantizationConfig().dump());
   files.push_back(

@@ -8,6 +8,12 @@
 namespace quantd::engine::exporting {
 namespace {
 
+bool IsHfDirectory(const std::filesystem::path& source) {
+  std::error_code error;
+  return std::filesystem::is_directory(source, error) &&
+         std::filesystem::is_regular_file(source / "config.json", error);
+}
+
 // A token id, or null when the model has none (-1).
 nlohmann::json TokenId(int64_t id) {
   return id < 0 ? nlohmann::json(nullptr) : nlohmann::json(id);
@@ -80,14 +86,20 @@ nlohmann::json LlamaFamilyConfigJson(const io::ModelConfig& config) {
   return json;
 }
 
-std::string ExportConfigText(const io::ModelConfig& config,
-                             const std::filesystem::path& original,
-                             bool separate_head) {
+void CheckConfigExportable(const io::ModelConfig& config,
+                           const std::filesystem::path& source) {
+  if (!IsHfDirectory(source)) (void)LlamaFamilyConfigJson(config);
+}
+
+nlohmann::ordered_json ExportConfigJson(const io::ModelConfig& config,
+                                        const std::filesystem::path& source,
+                                        bool holds_head) {
   // ordered_json keeps the original key order.
   nlohmann::ordered_json json;
-  if (original.empty()) {
+  if (!IsHfDirectory(source)) {
     json = nlohmann::ordered_json::parse(LlamaFamilyConfigJson(config).dump());
   } else {
+    const std::filesystem::path original = source / "config.json";
     std::ifstream file(original, std::ios::binary);
     if (!file) throw ExportError(original.string() + ": cannot read");
     std::stringstream text;
@@ -100,8 +112,10 @@ std::string ExportConfigText(const io::ModelConfig& config,
     json["torch_dtype"] = "float32";
     if (json.contains("dtype")) json["dtype"] = "float32";
   }
-  if (separate_head) json["tie_word_embeddings"] = false;
-  return json.dump(2) + "\n";
+  if (holds_head && config.tie_word_embeddings) {
+    json["tie_word_embeddings"] = false;
+  }
+  return json;
 }
 
 }  // namespace quantd::engine::exporting

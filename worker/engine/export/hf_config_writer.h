@@ -22,15 +22,22 @@ namespace quantd::engine::exporting {
 // only HF directories provide (their config.json is copied instead).
 nlohmann::json LlamaFamilyConfigJson(const io::ModelConfig& config);
 
-// The exported config.json text: `original` (an HF config.json; empty
-// for a GGUF source) with "torch_dtype"/"dtype" set to "float32", or
-// LlamaFamilyConfigJson(config). With `separate_head` (the export holds its
-// own lm_head.weight, e.g. a method transformed the head but not the
-// embedding) "tie_word_embeddings" is false, since transformers would
-// otherwise replace that head by the embedding. Throws ExportError when
-// `original` cannot be read or is not a JSON object.
-std::string ExportConfigText(const io::ModelConfig& config,
-                             const std::filesystem::path& original,
-                             bool separate_head);
+// Throws ExportError when no config.json can be exported for a model read
+// from `source` (a GGUF-sourced model outside the LLaMA family), so an
+// exporter fails before any block work.
+void CheckConfigExportable(const io::ModelConfig& config,
+                           const std::filesystem::path& source);
+
+// The exported config.json of a model read from `source`: an HF
+// directory's own config.json (key order kept) with "torch_dtype"/"dtype"
+// set to "float32", or, for a GGUF source, LlamaFamilyConfigJson(config).
+// With `holds_head` (the export holds its own lm_head.weight, e.g. a method
+// transformed the head but not the embedding) a tied model's
+// "tie_word_embeddings" becomes false, since transformers would otherwise
+// replace that head by the embedding. Throws ExportError when the
+// directory's config.json cannot be read or is not a JSON object.
+nlohmann::ordered_json ExportConfigJson(const io::ModelConfig& config,
+                                        const std::filesystem::path& source,
+                                        bool holds_head);
 
 }  // namespace quantd::engine::exporting

@@ -10,12 +10,6 @@ namespace {
 // The output projection of the decoders; absent when tied to the embedding.
 constexpr char kLmHead[] = "lm_head.weight";
 
-bool IsHfDirectory(const std::filesystem::path& source) {
-  std::error_code error;
-  return std::filesystem::is_directory(source, error) &&
-         std::filesystem::is_regular_file(source / "config.json", error);
-}
-
 }  // namespace
 
 HfModelExporter::HfModelExporter(const io::ModelConfig& config,
@@ -27,7 +21,7 @@ HfModelExporter::HfModelExporter(const io::ModelConfig& config,
       weights_(options_.dir, "model", options_.max_shard_bytes,
                {{"format", "pt"}}) {
   // Fails early, before any block work, for a config that cannot be built.
-  if (!IsHfDirectory(options_.source)) (void)LlamaFamilyConfigJson(config_);
+  CheckConfigExportable(config_, options_.source);
   CheckTokenizerExportable(options_.source);
 }
 
@@ -46,13 +40,9 @@ void HfModelExporter::Add(
 }
 
 std::string HfModelExporter::ConfigText() const {
-  const bool separate_head =
-      config_.tie_word_embeddings && weights_.Contains(kLmHead);
-  return ExportConfigText(config_,
-                          IsHfDirectory(options_.source)
-                              ? options_.source / "config.json"
-                              : std::filesystem::path(),
-                          separate_head);
+  return ExportConfigJson(config_, options_.source, weights_.Contains(kLmHead))
+             .dump(2) +
+         "\n";
 }
 
 std::vector<ShardFile> HfModelExporter::Finish() {
