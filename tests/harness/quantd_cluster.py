@@ -1,8 +1,9 @@
 """quantd, quantd-worker and quantctl as real processes on loopback, for the
 Python suites that drive them: tests/integration/e2e, tests/integration/
-client (and tests/python/client through it), tests/integration/security and
-tests/deploy/live. Each suite keeps only what is its own (JobService
-helpers, the fake worker, the PKI and tokens, ...) and builds on this.
+client (and tests/python/client through it), tests/integration/security,
+tests/deploy/live and tests/python/scheduler. Each suite keeps only what is
+its own (JobService helpers, the fake worker, the PKI and tokens, ...) and
+builds on this.
 
 Importing. This is the package `harness` in tests/: put tests/ on sys.path
 and `from harness.quantd_cluster import Quantd, Worker, ...`. The suites do
@@ -27,6 +28,8 @@ scratch/data, its output in scratch/quantd.log, any --allowed-root and
 further flags; stop() ends it. Worker(scratch, address, worker_id, ...)
 starts quantd-worker (the scripted fake engine unless `engine` says
 otherwise); wait_for_workers() waits until they have registered.
+free_port() is a loopback port nothing listens on (for a quantd started
+later on a known address, or another server).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -74,6 +78,13 @@ def require(path: Path, hint: str) -> Path:
 def smollm2() -> Path:
     """The SmolLM2 GGUF model of scripts/bootstrap."""
     return require(SMOLLM2, "run scripts/bootstrap")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def clean_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -144,9 +155,12 @@ class Quantd:
             self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Until the port file is written; sets `address`. Stops quantd and
+        raises with its log when it exits first or `timeout` runs out."""
         deadline = time.monotonic() + timeout
         while not self.port_file.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError("quantd did not start:\n" + self.log())
             time.sleep(0.05)
         self.address = f"127.0.0.1:{self.ports()['grpc']}"

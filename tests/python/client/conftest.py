@@ -1,21 +1,21 @@
 """Fixtures for the Python client tests: the real quantd and fake worker of
 the client integration harness (tests/integration/client), a real
 quantd-worker running the scripted fake engine of the worker's tests, and a
-real MLflow tracking server on loopback."""
+real MLflow tracking server on loopback. quantd and quantd-worker are
+started by tests/harness/quantd_cluster.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 import pytest
 
@@ -28,34 +28,21 @@ try:
     # the harness) they share one descriptor pool, which refuses two
     # different versions of a .proto file.
     import quantd_client  # noqa: E402,F401
-    from quantd_harness import (REPO, FakeWorker, Quantd,  # noqa: E402
-                                binary)
+    from quantd_harness import REPO, FakeWorker, Quantd  # noqa: E402
 except TypeError as error:  # pragma: no cover - only with stale stubs
     raise RuntimeError(
         f"{error}: the stubs in client/python/quantd_client/v1 and the "
         "build's differ; run python3 client/python/generate_stubs.py and "
         "rebuild") from error
 
-FAKE_ENGINE = REPO / "worker/agent/testdata/fake_engine.py"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def without_quantd_variables(extra: Optional[Dict[str, str]] = None
-                             ) -> Dict[str, str]:
-    """This environment minus QUANTD_* (configuration for the daemons)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTD_")}
-    env.update(extra or {})
-    return env
+# tests/ is on sys.path now (quantd_harness put it there).
+from harness import quantd_cluster  # noqa: E402
+from harness.quantd_cluster import clean_env, free_port  # noqa: E402,F401
 
 
 class Process:
-    """A child process in its own process group, its output in a log file;
-    stop() ends the group (the MLflow server forks its web workers)."""
+    """The MLflow server: a child process in its own process group, its
+    output in a log file; stop() ends the group (it forks web workers)."""
 
     def __init__(self, args, log_path: Path, env: Dict[str, str]) -> None:
         self.log_path = log_path
@@ -81,36 +68,23 @@ class Process:
         self._log.close()
 
 
-def start_agent(scratch: Path, address: str, concurrency: int = 4) -> Process:
-    """quantd-worker with the fake engine, attached to quantd at `address`."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    return Process(
-        [str(binary("QUANTD_WORKER", "worker/agent/quantd-worker")),
-         f"--scheduler={address}", "--worker-id=py-client-agent",
-         f"--engine={FAKE_ENGINE}", f"--work-dir={scratch / 'work'}",
-         "--lease-wait-seconds=1", "--metrics-listen=off",
-         "--nvidia-smi=off", f"--max-concurrent-jobs={concurrency}"],
-        scratch / "worker.log", without_quantd_variables())
+def start_agent(scratch: Path, address: str,
+                concurrency: int = 4) -> quantd_cluster.Worker:
+    """quantd-worker with the fake engine, attached to quantd at `address`,
+    in its own process group."""
+    return quantd_cluster.Worker(
+        scratch, address, "py-client-agent",
+        [f"--max-concurrent-jobs={concurrency}"], env=clean_env(),
+        own_session=True, stop_timeout=20)
 
 
-def start_quantd_at(scratch: Path, port: int) -> Process:
+def start_quantd_at(scratch: Path, port: int) -> quantd_cluster.Quantd:
     """quantd listening on 127.0.0.1:`port` (the harness's Quantd picks an
-    ephemeral port); returns once it listens."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    port_file = scratch / "ports"
-    server = Process(
-        [str(binary("QUANTD", "server/quantd")),
-         "--listen", f"127.0.0.1:{port}", "--metrics_listen", "127.0.0.1:0",
-         "--data_dir", str(scratch / "data"), "--port_file", str(port_file),
-         "--allowed-root", str(REPO / "models")],
-        scratch / "quantd.log", without_quantd_variables())
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if not server.running() or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError("quantd did not start:\n" + server.log())
-        time.sleep(0.05)
-    return server
+    ephemeral port) with REPO/models as allowed root; returns once it
+    listens."""
+    return quantd_cluster.Quantd(
+        scratch, listen=f"127.0.0.1:{port}", allowed_roots=[REPO / "models"],
+        env=clean_env())
 
 
 class MlflowServer:
@@ -131,7 +105,7 @@ class MlflowServer:
             scratch / "mlflow.log",
             # No background job runner: it needs packages the tracking
             # server does not, and the tests start no MLflow jobs.
-            without_quantd_variables(
+            clean_env(
                 {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}))
 
     def wait_until_healthy(self, timeout_seconds: float = 120) -> None:

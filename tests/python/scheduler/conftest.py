@@ -1,83 +1,52 @@
 """Fixtures for pytest suites that run against a real quantd process.
 
-The daemon binary comes from $QUANTD_BINARY_DIR/server/quantd and the
-generated stubs from $QUANTD_BINARY_DIR/python (on PYTHONPATH). Each test
-gets its own quantd on 127.0.0.1 with ephemeral ports and a temporary data
-directory; the grpc.health.v1 and reflection stubs are generated from the
-Debian grpc-proto files into a temporary directory.
+quantd is started by tests/harness/quantd_cluster.py (the binary from $QUANTD
+or $QUANTD_BINARY_DIR/server/quantd); the generated stubs come from
+$QUANTD_BINARY_DIR/python (on PYTHONPATH). Each test gets its own quantd on
+127.0.0.1 with ephemeral ports and a temporary data directory; the
+grpc.health.v1 and reflection stubs are generated from the Debian
+grpc-proto files into a temporary directory.
 """
 
-import os
 import pathlib
 import shutil
-import signal
-import subprocess
 import sys
-import time
 
 import grpc
 import pytest
 
-from quantd.v1 import jobs_pb2_grpc, worker_pb2_grpc
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # tests/
+
+from harness import quantd_cluster  # noqa: E402
+from quantd.v1 import jobs_pb2_grpc, worker_pb2_grpc  # noqa: E402
 
 GRPC_PROTO_DIR = pathlib.Path("/usr/share/grpc-proto")
 
 
-def _binary_dir() -> pathlib.Path:
-    value = os.environ.get("QUANTD_BINARY_DIR")
-    assert value, "QUANTD_BINARY_DIR must point at the build directory"
-    return pathlib.Path(value)
+class Quantd(quantd_cluster.Quantd):
+    """The harness's quantd (data in data_dir/data, log in
+    data_dir/quantd.log) with `model_root` as allowed root, a relaxed SQLite
+    sync and a short shutdown grace, plus gRPC stubs on a channel to it;
+    close() closes the channel and stops it (SIGTERM, then SIGKILL)."""
 
-
-class Quantd:
-    """A running quantd; stops it (SIGTERM, then SIGKILL) on close()."""
-
-    def __init__(self, data_dir: pathlib.Path, args):
-        binary = _binary_dir() / "server" / "quantd"
-        assert binary.exists(), f"{binary} is not built"
+    def __init__(self, data_dir: pathlib.Path, model_root: pathlib.Path,
+                 args=()):
+        super().__init__(
+            data_dir, ["--store.sqlite_synchronous=normal",
+                       "--shutdown.grace_seconds=2", *args],
+            allowed_roots=[model_root], wait=False)
+        self.wait_ready(timeout=60)
         self.data_dir = data_dir
-        port_file = data_dir / "ports"
-        self.log_path = data_dir / "quantd.log"
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [str(binary), "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-             f"--data_dir={data_dir / 'data'}", f"--port_file={port_file}",
-             "--store.sqlite_synchronous=normal", "--shutdown.grace_seconds=2",
-             *args],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        ports = {}
-        while time.monotonic() < deadline:
-            if port_file.exists():
-                for line in port_file.read_text().splitlines():
-                    key, _, value = line.partition("=")
-                    ports[key] = int(value)
-                if {"grpc", "metrics"} <= ports.keys():
-                    break
-            assert self.process.poll() is None, self.log()
-            time.sleep(0.02)
-        else:
-            raise AssertionError("quantd did not start:\n" + self.log())
-        self.grpc_port = ports["grpc"]
-        self.metrics_port = ports["metrics"]
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        ports = self.ports()
+        self.grpc_port = int(ports["grpc"])
+        self.metrics_port = int(ports["metrics"])
+        self.channel = grpc.insecure_channel(self.address)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.workers = worker_pb2_grpc.WorkerGatewayStub(self.channel)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
     def close(self) -> int:
         self.channel.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
+        return self.stop()
 
 
 @pytest.fixture
@@ -101,7 +70,7 @@ def start_quantd(tmp_path, model_root):
     def start(*args):
         data_dir = tmp_path / f"q{len(started)}"
         data_dir.mkdir()
-        quantd = Quantd(data_dir, [f"--allowed-root={model_root}", *args])
+        quantd = Quantd(data_dir, model_root, args)
         started.append(quantd)
         return quantd
 

@@ -3,18 +3,12 @@ exposition."""
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 
+from harness.quantd_cluster import free_port
 from quantd.v1 import jobs_pb2, types_pb2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(url: str) -> str:
