@@ -1,36 +1,22 @@
-// SHA-256 of byte streams and files, and the "sha256:<hex>" blob references
-// that name content-addressed blobs everywhere in quantd.
+// The "sha256:<hex>" blob references that name content-addressed blobs
+// everywhere in quantd, and the hash itself for the abseil side: the one
+// SHA-256 is the contract's (contract/sha256.h).
 //
 // Thread-safety: a Sha256 object is not thread-safe; the free functions are.
 #pragma once
 
-#include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "contract/sha256.h"
 
 namespace quantd {
 
-// Incremental hasher (OpenSSL EVP underneath).
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
+using contract::Sha256;
+using contract::Sha256Hex;
 
-  void Update(std::string_view data);
-  // 64 lowercase hex digits; the hasher must not be used afterwards.
-  std::string FinishHex();
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
-
-std::string Sha256Hex(std::string_view data);
+// NotFound when the file cannot be opened, DataLoss when a read fails.
 [[nodiscard]] absl::StatusOr<std::string> Sha256FileHex(
     const std::string& path);
 

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <type_traits>
 
-#include "worker/engine/io/format_error.h"
+#include "contract/format_error.h"
 
-namespace quantd::engine::io::internal {
+namespace quantd::contract::internal {
 
 class ByteCursor {
  public:
@@ -81,4 +81,4 @@ class ByteCursor {
   std::string name_;
 };
 
-}  // namespace quantd::engine::io::internal
+}  // namespace quantd::contract::internal

@@ -1,8 +1,8 @@
-#include "worker/engine/io/format_error.h"
+#include "contract/format_error.h"
 
 #include <utility>
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 namespace {
 
 std::string Compose(const std::string& file, FormatError::Subject subject,
@@ -45,4 +45,4 @@ FormatError FormatError::ForField(const std::filesystem::path& file,
                      std::move(problem));
 }
 
-}  // namespace quantd::engine::io
+}  // namespace quantd::contract

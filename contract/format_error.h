@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 
 class FormatError : public std::runtime_error {
  public:
@@ -41,4 +41,4 @@ class FormatError : public std::runtime_error {
   std::string problem_;
 };
 
-}  // namespace quantd::engine::io
+}  // namespace quantd::contract

@@ -1,13 +1,13 @@
-#include "worker/engine/io/gguf_metadata.h"
+#include "contract/gguf_metadata.h"
 
 #include <algorithm>
 #include <limits>
 #include <utility>
 
-#include "worker/engine/io/byte_cursor.h"
-#include "worker/engine/io/format_error.h"
+#include "contract/byte_cursor.h"
+#include "contract/format_error.h"
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 namespace {
 
 using internal::ByteCursor;
@@ -315,4 +315,4 @@ std::vector<int64_t> GgufMetadata::GetIntArray(std::string_view key) const {
   WrongType(key, value, "array of integer");
 }
 
-}  // namespace quantd::engine::io
+}  // namespace quantd::contract

@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 
 namespace internal {
 class ByteCursor;
@@ -97,4 +97,4 @@ class GgufMetadata {
   std::map<std::string, GgufValue, std::less<>> entries_;
 };
 
-}  // namespace quantd::engine::io
+}  // namespace quantd::contract

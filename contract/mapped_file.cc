@@ -1,4 +1,4 @@
-#include "worker/engine/io/mapped_file.h"
+#include "contract/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,9 +10,9 @@
 #include <string>
 #include <utility>
 
-#include "worker/engine/io/format_error.h"
+#include "contract/format_error.h"
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 namespace {
 
 // Closes the descriptor on every path out of the constructor; the mapping
@@ -97,4 +97,4 @@ void MappedFile::Release() noexcept {
   }
 }
 
-}  // namespace quantd::engine::io
+}  // namespace quantd::contract

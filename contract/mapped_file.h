@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <span>
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 
 class MappedFile {
  public:
@@ -49,4 +49,4 @@ class MappedFile {
   uint64_t size_bytes_ = 0;
 };
 
-}  // namespace quantd::engine::io
+}  // namespace quantd::contract

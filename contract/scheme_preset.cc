@@ -137,7 +137,7 @@ TensorScheme ActivationScheme(const ParsedName& parsed, bool symmetric) {
   activations.symmetric = symmetric;
   if (parsed.per_tensor) {
     activations.granularity = Granularity::kPerTensor;
-    activations.observer = PresetObserver::kAvgMinMax;
+    activations.observer = "avg_minmax";
   } else if (parsed.has_group) {
     activations.granularity = Granularity::kPerGroup;
     activations.group_size = parsed.group_size;

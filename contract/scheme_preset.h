@@ -46,10 +46,6 @@ enum class Granularity {
   kPerGroup,    // One pair per group_size values along the input dim.
 };
 
-// Static-range observer a preset picks (the engine has more kinds; a spec
-// may name them explicitly).
-enum class PresetObserver { kMinMax, kAvgMinMax };
-
 // One class of tensors (all weights, or all activations).
 struct TensorScheme {
   bool enabled = false;  // false: kept in floating point (A16).
@@ -58,7 +54,9 @@ struct TensorScheme {
   Granularity granularity = Granularity::kPerTensor;
   int64_t group_size = 0;  // > 0 exactly for kPerGroup.
   bool dynamic = false;
-  PresetObserver observer = PresetObserver::kMinMax;
+  // A name from ObserverNames() (contract/scheme_request.h); a preset picks
+  // "minmax", or "avg_minmax" for per-tensor static activations.
+  std::string observer = "minmax";
 };
 
 struct SchemePreset {

@@ -35,7 +35,7 @@ TEST(SchemePresetTest, PerTensorPresetsAreStaticAvgMinMax) {
   EXPECT_EQ(int8.weights.granularity, Granularity::kPerTensor);
   EXPECT_EQ(int8.activations.granularity, Granularity::kPerTensor);
   EXPECT_FALSE(int8.activations.dynamic);
-  EXPECT_EQ(int8.activations.observer, PresetObserver::kAvgMinMax);
+  EXPECT_EQ(int8.activations.observer, "avg_minmax");
   const SchemePreset int6 = ParseSchemePreset("w6a6-pt");
   EXPECT_FALSE(int6.weights.symmetric);
   EXPECT_EQ(int6.weights.granularity, Granularity::kPerChannel);

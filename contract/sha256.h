@@ -1,43 +1,42 @@
-// SHA-256 (FIPS 180-4), self-contained because the engine links neither
-// OpenSSL nor common/: the engine hashes its inputs (model files, datasets)
-// for manifests and caches.
+// SHA-256 (OpenSSL's EVP underneath): the one hash of quantd, quantd-engine
+// and quantctl. Blobs are named by it, manifests record it, caches key on it.
 //
-// Thread-safety: a Sha256 object is not; use one per thread.
+// Thread-safety: a Sha256 object is not thread-safe; the free functions are.
 #pragma once
 
-#include <array>
 #include <cstddef>
-#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
-namespace quantd::engine::io {
+namespace quantd::contract {
 
 class Sha256 {
  public:
-  using Digest = std::array<uint8_t, 32>;
-
   Sha256();
-  void Update(std::span<const std::byte> data);
-  void Update(std::string_view text);
-  // Pads and returns the digest; the object must not be updated after.
-  Digest Finish();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
 
-  static std::string ToHex(const Digest& digest);
+  void Update(std::string_view data);
+  void Update(std::span<const std::byte> data);
+  // 64 lowercase hex digits; the hasher must not be used afterwards.
+  std::string FinishHex();
 
  private:
-  void Compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct Context;
+  std::unique_ptr<Context> context_;
 };
 
-// Lower-case hex SHA-256 of a file's contents. Throws FormatError naming
-// the file when it cannot be read.
-std::string Sha256File(const std::filesystem::path& path);
+std::string Sha256Hex(std::string_view data);
 
-}  // namespace quantd::engine::io
+// The hex digest of a file's contents, read in chunks (a model of many
+// gigabytes is never resident). Throws FormatError naming the file when it
+// cannot be opened or read.
+std::string Sha256FileHex(const std::filesystem::path& path);
+
+}  // namespace quantd::contract

@@ -1,46 +1,28 @@
-// Fuzz target: the engine's GGUF metadata reader (GgufMetadata::ReadValue
-// and its typed getters, over ByteCursor; worker/engine/io/gguf_metadata.h)
-// walked as GgufFile's constructor walks a header, then the GGUF BPE
-// tokenizer built from tokenizer.ggml.* as gguf_config.cc builds it. GgufFile
-// itself cannot be linked without LibTorch (its tensors are at::Tensor), so
-// the tensor-info section and ConfigFromGguf are not covered here.
+// Fuzz target: the one GGUF header reader (contract/gguf_header.h:
+// ParseGgufHeader, GgufMetadata's values and typed getters over ByteCursor)
+// as quantd and the engine's GgufFile run it, then the GGUF BPE tokenizer
+// built from tokenizer.ggml.* as gguf_config.cc builds it. GgufFile itself
+// cannot be linked without LibTorch (its tensors are at::Tensor), so the
+// tensor-info section and ConfigFromGguf are not covered here.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <utility>
 
-#include "worker/engine/io/byte_cursor.h"
-#include "worker/engine/io/format_error.h"
-#include "worker/engine/io/gguf_metadata.h"
+#include "contract/byte_cursor.h"
+#include "contract/format_error.h"
+#include "contract/gguf_header.h"
 #include "worker/engine/tokenizer/tokenizer.h"
 
 namespace {
 
-namespace io = quantd::engine::io;
+namespace io = quantd::contract;
 namespace tok = quantd::engine::tokenizer;
-
-constexpr uint32_t kMagic = 0x46554747;  // "GGUF"
-// Key length, key byte, value type, smallest value.
-constexpr uint64_t kMinKeyValueBytes = 8 + 1 + 4 + 1;
 
 io::GgufMetadata ReadHeader(std::span<const std::byte> bytes) {
   io::internal::ByteCursor cursor(bytes, "model.gguf");
-  if (cursor.Read<uint32_t>("magic") != kMagic) cursor.Fail("bad magic");
-  const auto version = cursor.Read<uint32_t>("version");
-  if (version != 2 && version != 3) cursor.Fail("unsupported version");
-  cursor.Read<uint64_t>("tensor count");
-  const auto count = cursor.Read<uint64_t>("metadata count");
-  if (count > cursor.remaining() / kMinKeyValueBytes) cursor.Fail("count");
-  io::GgufMetadata metadata("model.gguf");
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string key = cursor.ReadString("key");
-    const auto type = cursor.Read<uint32_t>("value type");
-    metadata.Add(std::move(key),
-                 io::GgufMetadata::ReadValue(
-                     cursor, static_cast<io::GgufValueType>(type)));
-  }
-  return metadata;
+  return io::ParseGgufHeader(cursor).metadata;
 }
 
 // An id in [0, size) or -1, as gguf_config.cc accepts them.

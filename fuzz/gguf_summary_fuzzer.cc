@@ -1,13 +1,14 @@
 // Fuzz target: the GGUF header reader quantd runs on every submitted .gguf
-// model before accepting the job (server/scheduler/gguf_metadata.h), via
-// InspectModel as the spec validator calls it.
+// model before accepting the job (contract/gguf_header.h, the engine's
+// own), via InspectModel as the spec validator calls it: never a crash or
+// an exception, and an accepted file is what it says.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "contract/gguf_header.h"
 #include "fuzz/fuzz_scratch.h"
-#include "server/scheduler/gguf_metadata.h"
 #include "server/scheduler/model_inspector.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,9 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string file = scratch.Write("model.gguf", data, size);
   const auto info = quantd::scheduler::InspectModel(file, "model.uri");
   if (info.ok() && info->size_bytes != size) std::abort();
-  if (quantd::scheduler::LooksLikeGguf(file)) {
-    const auto summary = quantd::scheduler::ReadGgufSummary(file, "model.uri");
-    if (summary.ok() != info.ok()) std::abort();
-  }
+  const bool gguf = quantd::contract::LooksLikeGguf(file);
+  if (info.ok() && (info->format == "gguf") != gguf) std::abort();
   return 0;
 }

@@ -91,7 +91,7 @@ void CheckAccepted(const quantd::scheduler::ValidatedSpec& out) {
                     spec.retry().max_attempts() >= 1 &&
                     spec.retry().max_attempts() <= 10 &&
                     spec.export_formats_size() > 0 &&
-                    quantd::scheduler::EffectiveScheme(spec.scheme()).ok();
+                    quantd::scheduler::ResolveSpecScheme(spec.scheme()).ok();
   if (!sane) std::abort();
 }
 

@@ -32,6 +32,7 @@
 #include "server/scheduler/clock.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/store_factory.h"
+#include "server/tenancy/tenant_storage.h"
 
 namespace {
 
@@ -143,10 +144,6 @@ quantd::api::ServerOptions ServerOptionsFrom(
       static_cast<size_t>(config.GetInt("limits.max_request_bytes"));
   options.guard.limits.max_string_bytes =
       static_cast<size_t>(config.GetInt("limits.max_string_bytes"));
-  options.storage.max_stored_bytes_per_tenant = static_cast<uint64_t>(
-      config.GetInt("limits.max_stored_bytes_per_tenant"));
-  options.storage.pending =
-      absl::Seconds(config.GetInt("blobs.retention_seconds"));
   options.transfer.max_upload_bytes =
       static_cast<uint64_t>(config.GetInt("limits.max_upload_bytes"));
   options.health_check_interval_seconds =
@@ -220,9 +217,9 @@ void LogSecurity(const quantd::auth::Security& security,
   }
 }
 
-// The input confinement: the API's sandbox and the scheduler's roots.
+// The input confinement: the tenancy sandbox and the scheduler's roots.
 struct Inputs {
-  quantd::api::InputSandbox sandbox;
+  quantd::tenancy::InputSandbox sandbox;
   quantd::scheduler::AllowedRoots allowed;
 };
 
@@ -232,7 +229,7 @@ absl::StatusOr<Inputs> OpenInputs(const quantd::Config& config,
   roots.insert(roots.end(), extra_roots.begin(), extra_roots.end());
   Inputs inputs;
   QUANTD_ASSIGN_OR_RETURN(inputs.sandbox,
-                          quantd::api::InputSandbox::Create(roots));
+                          quantd::tenancy::InputSandbox::Create(roots));
   QUANTD_ASSIGN_OR_RETURN(
       inputs.allowed,
       quantd::scheduler::AllowedRoots::Create(inputs.sandbox.SchedulerRoots()));
@@ -303,9 +300,22 @@ absl::Status Run(const quantd::Config& config,
         if (!blob_store->Contains(hex)) return std::nullopt;
         return blob_store->PathOf(hex);
       });
+  // The tenancy rules: applied by the scheduler to new jobs, by the API to
+  // uploads.
+  quantd::tenancy::TenantStorage storage(
+      store.get(), blob_store,
+      {.max_stored_bytes_per_tenant = static_cast<uint64_t>(
+           config.GetInt("limits.max_stored_bytes_per_tenant")),
+       .pending = absl::Seconds(config.GetInt("blobs.retention_seconds")),
+       .sandbox = inputs.sandbox,
+       .scope_blobs = security->tokens() != nullptr});
+  scheduler.SetSubmitPolicy(
+      [&storage](const std::string& tenant, const quantd::v1::JobSpec& spec) {
+        return storage.CheckJob(tenant, spec);
+      });
   quantd::api::ServerOptions server_options =
       ServerOptionsFrom(config, *security);
-  server_options.sandbox = inputs.sandbox;
+  server_options.storage = &storage;
   QUANTD_ASSIGN_OR_RETURN(
       auto server,
       quantd::api::QuantdServer::Start(server_options, &scheduler, blob_store,

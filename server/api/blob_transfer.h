@@ -22,9 +22,9 @@
 #include "quantd/v1/worker.pb.h"
 #include "server/api/call_guard.h"
 #include "server/api/parsed_request.h"
-#include "server/api/tenant_storage.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
+#include "server/tenancy/tenant_storage.h"
 #include "spdlog/logger.h"
 
 namespace quantd::api {
@@ -72,7 +72,7 @@ class UploadSession {
 // What an upload reactor borrows to admit, limit and audit its call.
 struct UploadGuard {
   const CallGuard* guard = nullptr;
-  TenantStorage* storage = nullptr;
+  tenancy::TenantStorage* storage = nullptr;
 };
 
 class DownloadReactor

@@ -1,7 +1,6 @@
 #include "server/api/job_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/sha256.h"
 #include "common/status.h"
 #include "server/api/status_mapping.h"
 
@@ -47,94 +46,63 @@ JobServiceImpl::JobServiceImpl(scheduler::Scheduler* scheduler,
   check.ClientStreaming("UploadBlob", this, &JobServiceImpl::UploadBlobParsed);
 }
 
-grpc::ServerUnaryReactor* JobServiceImpl::Done(
-    grpc::CallbackServerContext* context, const absl::Status& status,
-    const char* rpc) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(Reply(context, status, *log_, rpc));
-  return reactor;
-}
-
-absl::Status JobServiceImpl::CheckSubmit(
-    const CallIdentity& who, const quantd::v1::SubmitJobRequest& request) {
-  const std::string& tenant = who.principal.tenant;
-  if (!request.validate_only() && !request.request_id().empty()) {
-    auto replay =
-        scheduler_->store()->FindJobByRequestId(tenant, request.request_id());
-    if (replay.ok() && replay->has_value()) return absl::OkStatus();
-  }
-  const quantd::v1::JobSpec& spec = request.spec();
-  QUANTD_RETURN_IF_ERROR(parts_.sandbox->Check(spec, tenant));
-  if (parts_.guard->enabled()) {
-    for (const auto& [field, ref] : BlobRefsOf(spec)) {
-      QUANTD_ASSIGN_OR_RETURN(std::string hex, ParseBlobRef(ref, field));
-      QUANTD_RETURN_IF_ERROR(parts_.storage->CheckUse(tenant, hex, field));
-    }
-  }
-  return parts_.storage->CheckQuota(tenant, "", 0);
-}
-
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::SubmitJobRequest* request, quantd::v1::Job* response) {
-  auto who = parts_.guard->Admit(context, kSubmitJob, request);
-  if (!who.ok()) return Done(context, who.status(), "SubmitJob");
-  absl::Status checked = CheckSubmit(*who, *request);
-  auto job = checked.ok() ? scheduler_->Submit(
-                                parts_.guard->Owner(who->principal), *request)
-                          : absl::StatusOr<quantd::v1::Job>(checked);
-  if (job.ok()) *response = std::move(*job);
-  const std::string job_id = job.ok() ? response->id() : "";
-  return Done(context,
-              parts_.guard->Conclude(
-                  kSubmitJob, *who, job_id, job.status(), Subject::kPlain,
-                  request->validate_only() ? "validate_only" : ""),
-              "SubmitJob");
+  // Slow: the scheduler inspects the model and commits the job.
+  return parts_.submit_pool->Serve(
+      context, kSubmitJob, request, [=, this](const CallIdentity& who) {
+        auto job =
+            scheduler_->Submit(parts_.guard->Owner(who.principal), *request);
+        if (job.ok()) *response = std::move(*job);
+        return parts_.guard->Conclude(
+            kSubmitJob, who, job.ok() ? response->id() : "", job.status(),
+            Subject::kPlain, request->validate_only() ? "validate_only" : "");
+      });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::GetJobRequest* request, quantd::v1::Job* response) {
-  auto who = parts_.guard->Admit(context, kGetJob, request);
-  if (!who.ok()) return Done(context, who.status(), "GetJob");
-  auto job =
-      scheduler_->Get(parts_.guard->Viewer(who->principal), request->id());
-  if (job.ok()) *response = std::move(*job);
-  return Done(context,
-              parts_.guard->Conclude(kGetJob, *who, request->id(), job.status(),
-                                     Subject::kJob),
-              "GetJob");
+  return parts_.store_pool->Serve(
+      context, kGetJob, request, [=, this](const CallIdentity& who) {
+        auto job =
+            scheduler_->Get(parts_.guard->Viewer(who.principal), request->id());
+        if (job.ok()) *response = std::move(*job);
+        return parts_.guard->Conclude(kGetJob, who, request->id(), job.status(),
+                                      Subject::kJob);
+      });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     grpc::CallbackServerContext* context,
     const quantd::v1::ListJobsRequest* request,
     quantd::v1::ListJobsResponse* response) {
-  auto who = parts_.guard->Admit(context, kListJobs, request);
-  if (!who.ok()) return Done(context, who.status(), "ListJobs");
-  quantd::v1::ListJobsRequest query = *request;
-  // An admin reads as every tenant; "" still means its own.
-  if (parts_.guard->IsAdmin(who->principal) && query.tenant().empty()) {
-    query.set_tenant(who->principal.tenant);
-  }
-  auto page = scheduler_->List(parts_.guard->Viewer(who->principal), query);
-  if (page.ok()) *response = std::move(*page);
-  return Done(context,
-              parts_.guard->Conclude(kListJobs, *who, "", page.status()),
-              "ListJobs");
+  return parts_.store_pool->Serve(
+      context, kListJobs, request, [=, this](const CallIdentity& who) {
+        quantd::v1::ListJobsRequest query = *request;
+        // An admin reads as every tenant; "" still means its own.
+        if (parts_.guard->IsAdmin(who.principal) && query.tenant().empty()) {
+          query.set_tenant(who.principal.tenant);
+        }
+        auto page =
+            scheduler_->List(parts_.guard->Viewer(who.principal), query);
+        if (page.ok()) *response = std::move(*page);
+        return parts_.guard->Conclude(kListJobs, who, "", page.status());
+      });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::CancelJobRequest* request, quantd::v1::Job* response) {
-  auto who = parts_.guard->Admit(context, kCancelJob, request);
-  if (!who.ok()) return Done(context, who.status(), "CancelJob");
-  auto job = scheduler_->Cancel(parts_.guard->Viewer(who->principal), *request);
-  if (job.ok()) *response = std::move(*job);
-  return Done(context,
-              parts_.guard->Conclude(kCancelJob, *who, request->id(),
-                                     job.status(), Subject::kJob),
-              "CancelJob");
+  return parts_.store_pool->Serve(
+      context, kCancelJob, request, [=, this](const CallIdentity& who) {
+        auto job =
+            scheduler_->Cancel(parts_.guard->Viewer(who.principal), *request);
+        if (job.ok()) *response = std::move(*job);
+        return parts_.guard->Conclude(kCancelJob, who, request->id(),
+                                      job.status(), Subject::kJob);
+      });
 }
 
 grpc::ServerWriteReactor<quantd::v1::JobEvent>* JobServiceImpl::WatchJob(
@@ -170,23 +138,21 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListArtifacts(
     grpc::CallbackServerContext* context,
     const quantd::v1::ListArtifactsRequest* request,
     quantd::v1::ListArtifactsResponse* response) {
-  auto who = parts_.guard->Admit(context, kListArtifacts, request);
-  if (!who.ok()) return Done(context, who.status(), "ListArtifacts");
-  if (request->job_id().empty()) {
-    return Done(context, InvalidFieldError("job_id", "required"),
-                "ListArtifacts");
-  }
-  auto artifacts = scheduler_->ListArtifacts(
-      parts_.guard->Viewer(who->principal), request->job_id());
-  if (artifacts.ok()) {
-    for (auto& artifact : *artifacts) {
-      *response->add_artifacts() = std::move(artifact);
-    }
-  }
-  return Done(context,
-              parts_.guard->Conclude(kListArtifacts, *who, request->job_id(),
-                                     artifacts.status(), Subject::kJob),
-              "ListArtifacts");
+  return parts_.store_pool->Serve(
+      context, kListArtifacts, request, [=, this](const CallIdentity& who) {
+        if (request->job_id().empty()) {
+          return InvalidFieldError("job_id", "required");
+        }
+        auto artifacts = scheduler_->ListArtifacts(
+            parts_.guard->Viewer(who.principal), request->job_id());
+        if (artifacts.ok()) {
+          for (auto& artifact : *artifacts) {
+            *response->add_artifacts() = std::move(artifact);
+          }
+        }
+        return parts_.guard->Conclude(kListArtifacts, who, request->job_id(),
+                                      artifacts.status(), Subject::kJob);
+      });
 }
 
 absl::Status JobServiceImpl::CheckDownload(
@@ -251,21 +217,20 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(
     grpc::CallbackServerContext* context,
     const quantd::v1::ListWorkersRequest* request,
     quantd::v1::ListWorkersResponse* response) {
-  auto who = parts_.guard->Admit(context, kListWorkers, request);
-  if (!who.ok()) return Done(context, who.status(), "ListWorkers");
-  auto workers = scheduler_->ListWorkers(request->include_lost());
-  // Which jobs a worker holds is other tenants' business.
-  const bool redact =
-      parts_.guard->enabled() && !parts_.guard->IsAdmin(who->principal);
-  if (workers.ok()) {
-    for (auto& worker : *workers) {
-      if (redact) worker.clear_job_ids();
-      *response->add_workers() = std::move(worker);
-    }
-  }
-  return Done(context,
-              parts_.guard->Conclude(kListWorkers, *who, "", workers.status()),
-              "ListWorkers");
+  return parts_.store_pool->Serve(
+      context, kListWorkers, request, [=, this](const CallIdentity& who) {
+        auto workers = scheduler_->ListWorkers(request->include_lost());
+        // Which jobs a worker holds is other tenants' business.
+        const bool redact =
+            parts_.guard->enabled() && !parts_.guard->IsAdmin(who.principal);
+        if (workers.ok()) {
+          for (auto& worker : *workers) {
+            if (redact) worker.clear_job_ids();
+            *response->add_workers() = std::move(worker);
+          }
+        }
+        return parts_.guard->Conclude(kListWorkers, who, "", workers.status());
+      });
 }
 
 }  // namespace quantd::api

@@ -1,12 +1,12 @@
-// quantd.v1.JobService on gRPC's callback API. Each handler admits the call
-// (CallGuard: token, role, request limits), validates the request's shape,
-// calls the Scheduler (or the blob store) as the caller's tenant and maps
-// the result with Reply(); streams are reactors that hold no thread while
-// they wait. A request that does not parse is INVALID_ARGUMENT
-// (parsed_request.h).
+// quantd.v1.JobService on gRPC's callback API. Each unary handler admits
+// the call on the callback thread (CallGuard: token, role, request limits),
+// then runs one Scheduler call as the caller's tenant on a HandlerPool
+// (submits on their own, as they read the model) and maps the result with
+// Reply(); streams are reactors that hold no thread while they wait. A
+// request that does not parse is INVALID_ARGUMENT (parsed_request.h).
 //
 // Ownership: borrows the scheduler, blob store, hub, guard, tenant storage
-// and sandbox, which must outlive the server. Thread-safety: safe from any
+// and pools, which must outlive the server. Thread-safety: safe from any
 // thread.
 #pragma once
 
@@ -16,12 +16,12 @@
 #include "server/api/blob_transfer.h"
 #include "server/api/call_guard.h"
 #include "server/api/event_hub.h"
-#include "server/api/input_sandbox.h"
+#include "server/api/handler_pool.h"
 #include "server/api/parsed_request.h"
-#include "server/api/tenant_storage.h"
 #include "server/api/watch_reactor.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
+#include "server/tenancy/tenant_storage.h"
 #include "spdlog/logger.h"
 
 namespace quantd::api {
@@ -30,8 +30,11 @@ namespace quantd::api {
 struct JobServiceParts {
   EventHub* hub = nullptr;
   const CallGuard* guard = nullptr;
-  TenantStorage* storage = nullptr;
-  const InputSandbox* sandbox = nullptr;
+  // Upload accounting (UploadBlob's quota).
+  tenancy::TenantStorage* storage = nullptr;
+  // SubmitJob's pool, and the other unary calls'.
+  HandlerPool* submit_pool = nullptr;
+  HandlerPool* store_pool = nullptr;
 };
 
 class JobServiceImpl final : public quantd::v1::JobService::CallbackService {
@@ -76,13 +79,6 @@ class JobServiceImpl final : public quantd::v1::JobService::CallbackService {
                    quantd::v1::UploadBlobResponse* response);
 
  private:
-  // Finishes a unary call with `status`.
-  grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                                 const absl::Status& status, const char* rpc);
-  // Sandbox, blob ownership and stored-bytes quota, unless the request
-  // replays an accepted one.
-  absl::Status CheckSubmit(const CallIdentity& who,
-                           const quantd::v1::SubmitJobRequest& request);
   // The caller's right to this download (by job or by blob); audited.
   absl::Status CheckDownload(
       const grpc::CallbackServerContext* context, const CallIdentity& who,

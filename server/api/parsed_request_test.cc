@@ -64,8 +64,11 @@ class ParsedRequestTest : public ::testing::Test {
     scheduler_ = std::make_unique<scheduler::Scheduler>(
         store_.get(), &clock_, scheduler::SchedulerOptions{}, *roots, nullptr,
         log);
+    storage_ = std::make_unique<tenancy::TenantStorage>(
+        store_.get(), blobs_.get(), tenancy::StorageOptions{});
     ServerOptions options;
     options.listen = "127.0.0.1:0";
+    options.storage = storage_.get();
     auto server = QuantdServer::Start(options, scheduler_.get(), blobs_.get(),
                                       nullptr, log);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -155,6 +158,7 @@ class ParsedRequestTest : public ::testing::Test {
   scheduler::FakeClock clock_;
   std::unique_ptr<store::SqliteJobStore> store_;
   std::unique_ptr<artifacts::BlobStore> blobs_;
+  std::unique_ptr<tenancy::TenantStorage> storage_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<QuantdServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -29,18 +29,23 @@ QuantdServer::QuantdServer(const ServerOptions& options,
       metrics_(metrics),
       log_(log),
       guard_(options.guard),
-      storage_(scheduler->store(), blobs, options.storage),
+      submit_pool_(options.submit_pool, &guard_, log),
+      store_pool_(options.store_pool, &guard_, log),
       dispatcher_(scheduler, log),
       jobs_(scheduler, blobs,
-            JobServiceParts{&hub_, &guard_, &storage_, &options_.sandbox},
+            JobServiceParts{&hub_, &guard_, options.storage, &submit_pool_,
+                            &store_pool_},
             options.transfer, options.watch, log),
-      workers_(scheduler, blobs, &dispatcher_, &guard_, options.transfer, log) {
-}
+      workers_(scheduler, blobs, &dispatcher_, &guard_, &store_pool_,
+               options.transfer, log) {}
 
 absl::StatusOr<std::unique_ptr<QuantdServer>> QuantdServer::Start(
     const ServerOptions& options, scheduler::Scheduler* scheduler,
     artifacts::BlobStore* blobs, metrics::ServerMetrics* metrics,
     std::shared_ptr<spdlog::logger> log) {
+  if (options.storage == nullptr) {
+    return absl::InvalidArgumentError("ServerOptions.storage is required");
+  }
   std::unique_ptr<QuantdServer> server(
       new QuantdServer(options, scheduler, blobs, metrics, std::move(log)));
   grpc::EnableDefaultHealthCheckService(true);
@@ -88,6 +93,9 @@ void QuantdServer::Shutdown(absl::Duration grace) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoMilliseconds(grace));
   }
+  // Every call has finished, queued ones included (handler_pool.h).
+  submit_pool_.Stop();
+  store_pool_.Stop();
 }
 
 void QuantdServer::OnJobEvents(

@@ -3,13 +3,13 @@
 // store fails its periodic check), server reflection, and a maintenance
 // loop (health, blob garbage collection, blob store size gauge). It is the
 // Scheduler's listener: committed events go to watchers, queue changes to
-// long-polling workers. Transport security (TLS credentials), per-call
-// authentication and audit (CallGuard), input confinement (InputSandbox)
-// and per-tenant storage (TenantStorage) are configured here too.
+// long-polling workers. Transport security (TLS credentials) and per-call
+// authentication and audit (CallGuard) are configured here too; the unary
+// calls' blocking work runs on its two HandlerPools (handler_pool.h).
 //
-// Ownership: borrows the scheduler, blob store and metrics, which must
-// outlive it; call Shutdown() before destroying it and stop the scheduler in
-// between. Thread-safety: safe from any thread.
+// Ownership: borrows the scheduler, blob store, tenant storage and metrics,
+// which must outlive it; call Shutdown() before destroying it and stop the
+// scheduler in between. Thread-safety: safe from any thread.
 #pragma once
 
 #include <memory>
@@ -24,15 +24,15 @@
 #include "server/api/blob_transfer.h"
 #include "server/api/call_guard.h"
 #include "server/api/event_hub.h"
-#include "server/api/input_sandbox.h"
+#include "server/api/handler_pool.h"
 #include "server/api/job_service.h"
 #include "server/api/lease_dispatcher.h"
-#include "server/api/tenant_storage.h"
 #include "server/api/watch_reactor.h"
 #include "server/api/worker_gateway.h"
 #include "server/artifacts/blob_store.h"
 #include "server/metrics/server_metrics.h"
 #include "server/scheduler/scheduler.h"
+#include "server/tenancy/tenant_storage.h"
 #include "spdlog/logger.h"
 
 namespace quantd::api {
@@ -47,10 +47,13 @@ struct ServerOptions {
   int max_message_bytes = 16 << 20;
   // Authentication, authorization, audit and request limits.
   GuardOptions guard;
-  // Per-tenant stored-bytes quota and upload memory.
-  StorageOptions storage;
-  // file:// confinement on top of the scheduler's allowed roots.
-  InputSandbox sandbox;
+  // Uploads' per-tenant quota and memory; borrowed, required.
+  tenancy::TenantStorage* storage = nullptr;
+  // SubmitJob (model inspection, then the commit) runs on one pool, the
+  // other unary calls (short store transactions) on the other, so slow
+  // model reads never hold up reads. Defaults: 4 threads each, 1024 queued.
+  HandlerPoolOptions submit_pool{.name = "quantd-submit"};
+  HandlerPoolOptions store_pool{.name = "quantd-store"};
   TransferOptions transfer;
   WatchOptions watch;
   // How often the store is pinged for grpc.health.v1. Default 5 s.
@@ -99,7 +102,8 @@ class QuantdServer : public scheduler::SchedulerListener {
   std::shared_ptr<spdlog::logger> log_;
   EventHub hub_;
   CallGuard guard_;
-  TenantStorage storage_;
+  HandlerPool submit_pool_;
+  HandlerPool store_pool_;
   LeaseDispatcher dispatcher_;
   JobServiceImpl jobs_;
   WorkerGatewayImpl workers_;

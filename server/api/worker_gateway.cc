@@ -80,13 +80,14 @@ class ReportEventsReactor
 WorkerGatewayImpl::WorkerGatewayImpl(scheduler::Scheduler* scheduler,
                                      artifacts::BlobStore* blobs,
                                      LeaseDispatcher* dispatcher,
-                                     const CallGuard* guard,
+                                     const CallGuard* guard, HandlerPool* pool,
                                      TransferOptions transfer,
                                      std::shared_ptr<spdlog::logger> log)
     : scheduler_(scheduler),
       blobs_(blobs),
       dispatcher_(dispatcher),
       guard_(guard),
+      pool_(pool),
       transfer_(transfer),
       log_(std::move(log)) {
   ParseCheck check(quantd::v1::WorkerGateway::service_full_name(), guard_,
@@ -116,14 +117,13 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::RegisterWorker(
     grpc::CallbackServerContext* context,
     const quantd::v1::RegisterWorkerRequest* request,
     quantd::v1::RegisterWorkerResponse* response) {
-  auto who = guard_->Admit(context, kRegisterWorker, request);
-  if (!who.ok()) return Done(context, who.status(), "RegisterWorker");
-  auto registered = scheduler_->RegisterWorker(*request);
-  if (registered.ok()) *response = std::move(*registered);
-  return Done(context,
-              guard_->Conclude(kRegisterWorker, *who, "", registered.status(),
-                               Subject::kPlain, request->worker_id()),
-              "RegisterWorker");
+  return pool_->Serve(
+      context, kRegisterWorker, request, [=, this](const CallIdentity& who) {
+        auto registered = scheduler_->RegisterWorker(*request);
+        if (registered.ok()) *response = std::move(*registered);
+        return guard_->Conclude(kRegisterWorker, who, "", registered.status(),
+                                Subject::kPlain, request->worker_id());
+      });
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayImpl::LeaseJob(
@@ -138,20 +138,18 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::LeaseJob(
                 "LeaseJob");
   }
   if (wait == 0) {
-    auto lease = scheduler_->TryLease(request->worker_id());
-    // Empty polls are not worth an audit line; grants and errors are.
-    if (lease.ok() && !lease->has_value()) {
-      return Done(context, absl::OkStatus(), "LeaseJob");
-    }
-    std::string job_id;
-    if (lease.ok()) {
-      job_id = (*lease)->job().id();
-      *response->mutable_lease() = std::move(**lease);
-    }
-    return Done(context,
-                guard_->Conclude(kLeaseJob, *who, job_id, lease.status(),
-                                 Subject::kPlain, request->worker_id()),
-                "LeaseJob");
+    return pool_->Finish(context, "LeaseJob", [=, this, who = *who] {
+      auto lease = scheduler_->TryLease(request->worker_id());
+      // Empty polls are not worth an audit line; grants and errors are.
+      if (lease.ok() && !lease->has_value()) return absl::OkStatus();
+      std::string job_id;
+      if (lease.ok()) {
+        job_id = (*lease)->job().id();
+        *response->mutable_lease() = std::move(**lease);
+      }
+      return guard_->Conclude(kLeaseJob, who, job_id, lease.status(),
+                              Subject::kPlain, request->worker_id());
+    });
   }
   // Long poll: parked in the dispatcher until a job or the deadline comes.
   const CallGuard* guard = guard_;
@@ -170,11 +168,12 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::Heartbeat(
     grpc::CallbackServerContext* context,
     const quantd::v1::HeartbeatRequest* request,
     quantd::v1::HeartbeatResponse* response) {
-  auto who = guard_->Admit(context, kHeartbeat);
-  if (!who.ok()) return Done(context, who.status(), "Heartbeat");
-  auto beat = scheduler_->Heartbeat(*request);
-  if (beat.ok()) *response = std::move(*beat);
-  return Done(context, beat.status(), "Heartbeat");
+  return pool_->Serve(context, kHeartbeat, nullptr,
+                      [=, this](const CallIdentity&) {
+                        auto beat = scheduler_->Heartbeat(*request);
+                        if (beat.ok()) *response = std::move(*beat);
+                        return beat.status();
+                      });
 }
 
 grpc::ServerReadReactor<ParsedRequest<quantd::v1::ReportEventsRequest>>*
@@ -197,14 +196,14 @@ grpc::ServerUnaryReactor* WorkerGatewayImpl::CompleteJob(
     grpc::CallbackServerContext* context,
     const quantd::v1::CompleteJobRequest* request,
     quantd::v1::CompleteJobResponse* response) {
-  auto who = guard_->Admit(context, kCompleteJob);
-  if (!who.ok()) return Done(context, who.status(), "CompleteJob");
-  auto job = scheduler_->Complete(*request);
-  if (job.ok()) *response->mutable_job() = std::move(*job);
-  return Done(
-      context,
-      guard_->Conclude(kCompleteJob, *who, request->job_id(), job.status()),
-      "CompleteJob");
+  return pool_->Serve(context, kCompleteJob, nullptr,
+                      [=, this](const CallIdentity& who) {
+                        auto job = scheduler_->Complete(*request);
+                        if (job.ok())
+                          *response->mutable_job() = std::move(*job);
+                        return guard_->Conclude(
+                            kCompleteJob, who, request->job_id(), job.status());
+                      });
 }
 
 }  // namespace quantd::api

@@ -3,11 +3,12 @@
 // reports, artifact uploads and completion. Every call is admitted by the
 // CallGuard (a worker token, and a verified client certificate under mutual
 // TLS); every call about a job carries its fencing token, which the
-// Scheduler checks. A request that does not parse is INVALID_ARGUMENT
+// Scheduler checks. The unary calls' store transactions run on a
+// HandlerPool. A request that does not parse is INVALID_ARGUMENT
 // (parsed_request.h).
 //
-// Ownership: borrows the scheduler, blob store, dispatcher and guard, which
-// must outlive the server. Thread-safety: safe from any thread.
+// Ownership: borrows the scheduler, blob store, dispatcher, guard and pool,
+// which must outlive the server. Thread-safety: safe from any thread.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "quantd/v1/worker.grpc.pb.h"
 #include "server/api/blob_transfer.h"
 #include "server/api/call_guard.h"
+#include "server/api/handler_pool.h"
 #include "server/api/lease_dispatcher.h"
 #include "server/api/parsed_request.h"
 #include "server/artifacts/blob_store.h"
@@ -28,7 +30,8 @@ class WorkerGatewayImpl final
  public:
   WorkerGatewayImpl(scheduler::Scheduler* scheduler,
                     artifacts::BlobStore* blobs, LeaseDispatcher* dispatcher,
-                    const CallGuard* guard, TransferOptions transfer,
+                    const CallGuard* guard, HandlerPool* pool,
+                    TransferOptions transfer,
                     std::shared_ptr<spdlog::logger> log);
 
   grpc::ServerUnaryReactor* RegisterWorker(
@@ -64,6 +67,7 @@ class WorkerGatewayImpl final
   artifacts::BlobStore* const blobs_;
   LeaseDispatcher* const dispatcher_;
   const CallGuard* const guard_;
+  HandlerPool* const pool_;
   const TransferOptions transfer_;
   std::shared_ptr<spdlog::logger> log_;
 };

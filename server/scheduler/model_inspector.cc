@@ -9,8 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "contract/format_error.h"
+#include "contract/gguf_header.h"
 #include "nlohmann/json.hpp"
-#include "server/scheduler/gguf_metadata.h"
 
 namespace quantd::scheduler {
 namespace {
@@ -151,6 +152,47 @@ absl::StatusOr<ModelInfo> InspectDirectory(const fs::path& dir,
   return info;
 }
 
+// The shape fields of a GGUF header (the contract's one reader), 0 where
+// the header does not say. Errors name the metadata key, never the path:
+// a blob's path is the server's business.
+absl::Status ReadGgufShape(const std::string& path, const std::string& field,
+                           ModelInfo& info) {
+  try {
+    const contract::GgufHeader header = contract::ReadGgufHeader(path);
+    const contract::GgufMetadata& metadata = header.metadata;
+    info.format = "gguf";
+    info.architecture =
+        metadata.FindString("general.architecture").value_or("");
+    auto dimension = [&](const std::string& key) -> absl::StatusOr<uint64_t> {
+      const int64_t value = metadata.FindInt(key).value_or(0);
+      if (value < 0 || static_cast<uint64_t>(value) > kMaxDimension) {
+        return InvalidFieldError(
+            field, absl::StrCat("GGUF metadata '", key,
+                                "' must be an integer in 0..", kMaxDimension));
+      }
+      return static_cast<uint64_t>(value);
+    };
+    const std::string prefix = info.architecture + ".";
+    QUANTD_ASSIGN_OR_RETURN(info.hidden_size,
+                            dimension(prefix + "embedding_length"));
+    QUANTD_ASSIGN_OR_RETURN(info.intermediate_size,
+                            dimension(prefix + "feed_forward_length"));
+    QUANTD_ASSIGN_OR_RETURN(info.num_layers, dimension(prefix + "block_count"));
+    QUANTD_ASSIGN_OR_RETURN(info.vocab_size, dimension(prefix + "vocab_size"));
+    if (info.vocab_size == 0 && metadata.Contains("tokenizer.ggml.tokens")) {
+      info.vocab_size = metadata.GetStringArray("tokenizer.ggml.tokens").size();
+    }
+    return absl::OkStatus();
+  } catch (const contract::FormatError& error) {
+    const std::string subject =
+        error.subject() == contract::FormatError::Subject::kFile
+            ? "GGUF header"
+            : absl::StrCat("GGUF metadata '", error.name(), "'");
+    return InvalidFieldError(field,
+                             absl::StrCat(subject, ": ", error.problem()));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<AllowedRoots> AllowedRoots::Create(
@@ -206,19 +248,13 @@ absl::StatusOr<ModelInfo> InspectModel(const std::string& path,
   }
   ModelInfo info;
   info.size_bytes = fs::file_size(path, error);
-  if (!LooksLikeGguf(path)) {
+  if (!contract::LooksLikeGguf(path)) {
     info.format = "opaque";
     return info;
   }
-  QUANTD_ASSIGN_OR_RETURN(GgufSummary gguf, ReadGgufSummary(path, field));
-  info.format = "gguf";
-  info.hidden_size = gguf.embedding_length;
-  info.intermediate_size = gguf.feed_forward_length;
-  info.num_layers = gguf.block_count;
-  info.vocab_size = gguf.vocab_size;
-  info.is_encoder = gguf.architecture == "bert";
-  info.architecture = gguf.architecture;
-  info.llama_family = IsLlamaFamilyType(gguf.architecture);
+  QUANTD_RETURN_IF_ERROR(ReadGgufShape(path, field, info));
+  info.is_encoder = info.architecture == "bert";
+  info.llama_family = IsLlamaFamilyType(info.architecture);
   return info;
 }
 

@@ -155,7 +155,9 @@ absl::StatusOr<quantd::v1::Job> Scheduler::Submit(
         store_->FindJobByRequestId(caller.tenant, request.request_id()));
     if (existing.has_value()) return JobToProto(*existing);
   }
-  const ValidationContext context{&roots_, blob_path_, clock_->NowMillis()};
+  if (policy_) QUANTD_RETURN_IF_ERROR(policy_(caller.tenant, request.spec()));
+  const ValidationContext context{&roots_, blob_path_, clock_->NowMillis(),
+                                  inspect_};
   QUANTD_ASSIGN_OR_RETURN(ValidatedSpec validated,
                           ValidateSpec(request.spec(), context));
   QUANTD_ASSIGN_OR_RETURN(store::JobRecord job,

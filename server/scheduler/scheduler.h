@@ -90,6 +90,17 @@ class Scheduler {
       std::function<std::optional<std::string>(const std::string&)> lookup) {
     blob_path_ = std::move(lookup);
   }
+  // The tenancy rules for a new job of `tenant` (server/tenancy/): OK or the
+  // error to answer. Submit() applies them after its replay lookup, so a
+  // replayed request gets its job whatever changed since. Unset: none. Set
+  // this and the inspector before the server starts.
+  using SubmitPolicy = std::function<absl::Status(
+      const std::string& tenant, const quantd::v1::JobSpec& spec)>;
+  void SetSubmitPolicy(SubmitPolicy policy) { policy_ = std::move(policy); }
+  // Replaces InspectModel at submit (tests inject slow or failing reads).
+  void SetModelInspector(ModelInspector inspect) {
+    inspect_ = std::move(inspect);
+  }
   void Start();
   void Stop();
 
@@ -152,7 +163,6 @@ class Scheduler {
   void Tick();
 
   const SchedulerOptions& options() const { return options_; }
-  store::JobStore* store() { return store_; }
 
  private:
   bool IsAdmin(const Caller& caller) const;
@@ -177,6 +187,8 @@ class Scheduler {
   std::shared_ptr<spdlog::logger> log_;
   SchedulerListener* listener_ = nullptr;
   std::function<std::optional<std::string>(const std::string&)> blob_path_;
+  SubmitPolicy policy_;
+  ModelInspector inspect_ = InspectModel;
   IdGenerator ids_;
 
   absl::Mutex mu_;

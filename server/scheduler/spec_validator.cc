@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "contract/contract_error.h"
 #include "contract/export_format.h"
+#include "contract/job_limits.h"
 #include "contract/method_catalogue.h"
 #include "contract/scheme_preset.h"
 
@@ -17,15 +18,10 @@ namespace quantd::scheduler {
 namespace {
 
 using quantd::v1::DataRef;
-using quantd::v1::Granularity;
 using quantd::v1::JobSpec;
 using quantd::v1::QuantScheme;
 using quantd::v1::TensorQuant;
 
-constexpr uint32_t kDefaultSamples = 128;
-constexpr uint32_t kDefaultLlmSeqLen = 2048;
-constexpr uint32_t kDefaultEncoderSeqLen = 128;
-constexpr uint32_t kDefaultEvalSeqLen = 2048;
 constexpr uint32_t kDefaultMaxAttempts = 3;
 constexpr size_t kMaxLabels = 32;
 constexpr size_t kMaxLabelChars = 63;
@@ -69,122 +65,30 @@ absl::StatusOr<std::string> CheckDataRef(const DataRef& ref,
   return InvalidFieldError(field, "required: set blob or uri");
 }
 
-// Overwrites `base` with the fields `over` sets to a non-default value.
-void MergeTensorQuant(const TensorQuant& over, TensorQuant& base) {
-  if (over.bits() != 0) base.set_bits(over.bits());
-  if (over.symmetric()) base.set_symmetric(true);
-  if (over.granularity() != quantd::v1::GRANULARITY_UNSPECIFIED) {
-    base.set_granularity(over.granularity());
-  }
-  if (over.group_size() != 0) base.set_group_size(over.group_size());
-  if (over.dynamic()) base.set_dynamic(true);
-  if (!over.observer().empty()) base.set_observer(over.observer());
-  if (over.enabled()) base.set_enabled(true);
-}
-
-absl::Status CheckTensorQuant(TensorQuant& quant, const std::string& field,
-                              bool is_weights, const ModelInfo& model) {
-  if (quant.bits() != 0) quant.set_enabled(true);
-  if (!quant.enabled()) {
-    quant.Clear();
-    return absl::OkStatus();
-  }
-  QUANTD_RETURN_IF_ERROR(InRange(field + ".bits", quant.bits(), 2, 8));
-  Granularity granularity = quant.granularity();
-  if (granularity == quantd::v1::GRANULARITY_UNSPECIFIED) {
-    granularity = is_weights ? quantd::v1::GRANULARITY_PER_CHANNEL
-                             : quantd::v1::GRANULARITY_PER_TENSOR;
-    quant.set_granularity(granularity);
-  }
-  if (!Granularity_IsValid(granularity)) {
-    return InvalidFieldError(field + ".granularity", "unknown value");
-  }
-  if (is_weights && granularity == quantd::v1::GRANULARITY_PER_TOKEN) {
-    return InvalidFieldError(field + ".granularity",
-                             "GRANULARITY_PER_TOKEN applies to activations");
-  }
-  if (granularity == quantd::v1::GRANULARITY_PER_TOKEN) quant.set_dynamic(true);
-  const std::string group_field = field + ".group_size";
-  if (granularity != quantd::v1::GRANULARITY_PER_GROUP) {
-    if (quant.group_size() != 0) {
-      return InvalidFieldError(group_field,
-                               "must be 0 unless granularity is PER_GROUP");
-    }
-  } else {
-    if (quant.group_size() == 0) {
-      return InvalidFieldError(group_field, "required for PER_GROUP");
-    }
-    // Weights and activations are grouped along the input dimension of a
-    // linear layer: the hidden size, or the intermediate one (down_proj).
-    for (uint64_t dim : {model.hidden_size, model.intermediate_size}) {
-      if (dim != 0 && dim % quant.group_size() != 0) {
-        return InvalidFieldError(
-            group_field,
-            absl::StrCat(quant.group_size(),
-                         " does not divide the model's dimension ", dim));
-      }
-    }
-  }
-  static const std::set<std::string> kObservers = {
-      "",         "minmax", "avg_minmax",         "ema_minmax",
-      "quantile", "mse",    "token_pruned_minmax"};
-  if (kObservers.count(quant.observer()) == 0) {
-    return InvalidFieldError(
-        field + ".observer",
-        absl::StrCat("unknown observer \"", quant.observer(), "\""));
-  }
-  return absl::OkStatus();
-}
-
-// Validates the scheme through its expansion and returns that expansion
-// with the defaults filled in. The spec keeps the scheme as submitted: the
-// engine expands the preset itself, from the same contract/ mapping, and
-// applies explicit fields over it.
-absl::StatusOr<QuantScheme> CheckScheme(const QuantScheme& scheme,
-                                        const ModelInfo& model) {
-  if (scheme.preset().empty() && !scheme.has_weights() &&
-      !scheme.has_activations()) {
-    return InvalidFieldError("scheme",
-                             "required: a preset or weights/activations");
-  }
-  QUANTD_ASSIGN_OR_RETURN(QuantScheme effective, EffectiveScheme(scheme));
-  QUANTD_RETURN_IF_ERROR(CheckTensorQuant(*effective.mutable_weights(),
-                                          "scheme.weights", true, model));
-  QUANTD_RETURN_IF_ERROR(CheckTensorQuant(*effective.mutable_activations(),
-                                          "scheme.activations", false, model));
-  if (!effective.weights().enabled() && !effective.activations().enabled()) {
-    return InvalidFieldError("scheme", "quantizes nothing");
-  }
-  return effective;
-}
-
 absl::Status CheckCalibration(JobSpec& spec, const ModelInfo& model,
                               const ValidationContext& context,
                               std::vector<std::string>& blobs) {
   auto* calibration = spec.mutable_calibration();
-  if (calibration->n_samples() == 0)
-    calibration->set_n_samples(kDefaultSamples);
-  QUANTD_RETURN_IF_ERROR(
-      InRange("calibration.n_samples", calibration->n_samples(), 1, 4096));
-  if (calibration->seq_len() == 0) {
-    calibration->set_seq_len(model.is_encoder ? kDefaultEncoderSeqLen
-                                              : kDefaultLlmSeqLen);
+  if (calibration->n_samples() == 0) {
+    calibration->set_n_samples(contract::kDefaultSamples);
   }
-  QUANTD_RETURN_IF_ERROR(
-      InRange("calibration.seq_len", calibration->seq_len(), 8, 32768));
+  if (calibration->seq_len() == 0) {
+    calibration->set_seq_len(model.is_encoder
+                                 ? contract::kDefaultEncoderSeqLen
+                                 : contract::kDefaultDecoderSeqLen);
+  }
   auto* evaluation = spec.mutable_evaluation();
-  if (evaluation->seq_len() == 0) evaluation->set_seq_len(kDefaultEvalSeqLen);
-  QUANTD_RETURN_IF_ERROR(
-      InRange("evaluation.seq_len", evaluation->seq_len(), 8, 32768));
-  // The engine evaluates whole windows: a smaller budget than one window
-  // would fail the job at its very end, after the whole quantization.
-  if (evaluation->max_tokens() != 0 &&
-      evaluation->max_tokens() < evaluation->seq_len()) {
-    return InvalidFieldError(
-        "evaluation.max_tokens",
-        absl::StrCat("must be 0 (all) or at least evaluation.seq_len (",
-                     evaluation->seq_len(), "), got ",
-                     evaluation->max_tokens()));
+  if (evaluation->seq_len() == 0) {
+    evaluation->set_seq_len(contract::kDefaultDecoderSeqLen);
+  }
+  try {
+    contract::CheckCalibrationSize(calibration->n_samples(),
+                                   calibration->seq_len(),
+                                   evaluation->seq_len());
+    contract::CheckEvaluationBudget(evaluation->max_tokens(),
+                                    evaluation->seq_len());
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError(error.field(), error.what());
   }
   for (auto [ref, field] :
        {std::pair{&calibration->dataset(), "calibration.dataset"},
@@ -270,61 +174,37 @@ absl::Status CheckScheduling(JobSpec& spec, const ValidationContext& context) {
   return CheckLabels(spec);
 }
 
-Granularity ProtoGranularity(contract::Granularity granularity) {
-  switch (granularity) {
-    case contract::Granularity::kPerTensor:
-      return quantd::v1::GRANULARITY_PER_TENSOR;
-    case contract::Granularity::kPerChannel:
-      return quantd::v1::GRANULARITY_PER_CHANNEL;
-    case contract::Granularity::kPerToken:
-      return quantd::v1::GRANULARITY_PER_TOKEN;
-    case contract::Granularity::kPerGroup:
-      return quantd::v1::GRANULARITY_PER_GROUP;
-  }
-  return quantd::v1::GRANULARITY_UNSPECIFIED;
-}
-
-contract::Granularity ContractGranularity(Granularity granularity) {
-  switch (granularity) {
+// An explicit block as the contract reads it. proto3 cannot tell an unset
+// field from a default one, so a default value is an unset field, as for
+// the engine (spec.json omits defaults).
+absl::StatusOr<contract::TensorOverride> OverrideOf(const TensorQuant& quant,
+                                                    const std::string& field) {
+  contract::TensorOverride over;
+  if (quant.bits() != 0) over.bits = quant.bits();
+  if (quant.enabled()) over.enabled = true;
+  if (quant.symmetric()) over.symmetric = true;
+  switch (quant.granularity()) {
+    case quantd::v1::GRANULARITY_UNSPECIFIED:
+      break;
+    case quantd::v1::GRANULARITY_PER_TENSOR:
+      over.granularity = contract::Granularity::kPerTensor;
+      break;
     case quantd::v1::GRANULARITY_PER_CHANNEL:
-      return contract::Granularity::kPerChannel;
+      over.granularity = contract::Granularity::kPerChannel;
+      break;
     case quantd::v1::GRANULARITY_PER_TOKEN:
-      return contract::Granularity::kPerToken;
+      over.granularity = contract::Granularity::kPerToken;
+      break;
     case quantd::v1::GRANULARITY_PER_GROUP:
-      return contract::Granularity::kPerGroup;
+      over.granularity = contract::Granularity::kPerGroup;
+      break;
     default:
-      return contract::Granularity::kPerTensor;
+      return InvalidFieldError(field + ".granularity", "unknown value");
   }
-}
-
-// A preset's settings for one class of tensors, as the API spells them.
-TensorQuant ProtoTensorQuant(const contract::TensorScheme& tensor) {
-  TensorQuant quant;
-  if (!tensor.enabled) return quant;  // bits 0, enabled false: FP.
-  quant.set_enabled(true);
-  quant.set_bits(static_cast<uint32_t>(tensor.bits));
-  quant.set_symmetric(tensor.symmetric);
-  quant.set_granularity(ProtoGranularity(tensor.granularity));
-  quant.set_group_size(static_cast<uint32_t>(tensor.group_size));
-  quant.set_dynamic(tensor.dynamic);
-  quant.set_observer(tensor.observer == contract::PresetObserver::kAvgMinMax
-                         ? "avg_minmax"
-                         : "minmax");
-  return quant;
-}
-
-// A checked effective TensorQuant as the export rule reads it (the rule
-// does not look at the observer).
-contract::TensorScheme ContractTensorScheme(const TensorQuant& quant) {
-  contract::TensorScheme tensor;
-  if (!quant.enabled()) return tensor;
-  tensor.enabled = true;
-  tensor.bits = static_cast<int>(quant.bits());
-  tensor.symmetric = quant.symmetric();
-  tensor.granularity = ContractGranularity(quant.granularity());
-  tensor.group_size = quant.group_size();
-  tensor.dynamic = quant.dynamic();
-  return tensor;
+  if (quant.group_size() != 0) over.group_size = quant.group_size();
+  if (quant.dynamic()) over.dynamic = true;
+  if (!quant.observer().empty()) over.observer = quant.observer();
+  return over;
 }
 
 contract::ModelFacts ModelFactsOf(const ModelInfo& model) {
@@ -338,14 +218,13 @@ contract::ModelFacts ModelFactsOf(const ModelInfo& model) {
 
 // Refuses, naming export_formats, a format that cannot hold this effective
 // scheme on this model, as the engine would only after the whole job.
-absl::Status CheckExports(const JobSpec& spec, const QuantScheme& effective,
+absl::Status CheckExports(const JobSpec& spec,
+                          const contract::SchemePreset& effective,
                           const ModelInfo& model) {
   const std::string scheme_name =
       spec.scheme().preset().empty() ? "custom" : spec.scheme().preset();
-  const contract::TensorScheme weights =
-      ContractTensorScheme(effective.weights());
-  const contract::TensorScheme activations =
-      ContractTensorScheme(effective.activations());
+  const contract::TensorScheme& weights = effective.weights;
+  const contract::TensorScheme& activations = effective.activations;
   const contract::ModelFacts facts = ModelFactsOf(model);
   for (int value : spec.export_formats()) {
     const auto format =
@@ -397,7 +276,7 @@ contract::RawParam RawParamOf(const google::protobuf::Value& value) {
 // method_params against the method catalogue and the effective scheme,
 // at submit rather than after a worker leased the job.
 absl::Status CheckMethodParams(const JobSpec& spec,
-                               const QuantScheme& effective) {
+                               const contract::SchemePreset& effective) {
   std::vector<std::pair<std::string, contract::RawParam>> params;
   for (const auto& [key, value] : spec.method_params().fields()) {
     params.emplace_back(key, RawParamOf(value));
@@ -407,8 +286,7 @@ absl::Status CheckMethodParams(const JobSpec& spec,
             [](const auto& a, const auto& b) { return a.first < b.first; });
   const contract::SchemeFacts facts{
       spec.scheme().preset().empty() ? "custom" : spec.scheme().preset(),
-      ContractTensorScheme(effective.weights()),
-      ContractTensorScheme(effective.activations())};
+      effective.weights, effective.activations};
   try {
     contract::CheckMethodParams(spec.method(), params, facts);
   } catch (const contract::ContractError& error) {
@@ -428,40 +306,31 @@ std::optional<contract::ExportFormat> ContractExportFormat(
   return std::nullopt;
 }
 
-absl::Status ExpandPreset(const std::string& preset, QuantScheme& scheme) {
-  contract::SchemePreset parsed;
+absl::StatusOr<contract::SchemePreset> ResolveSpecScheme(
+    const QuantScheme& scheme) {
+  contract::SchemeRequest request;
+  request.preset = scheme.preset();
+  if (scheme.has_weights()) {
+    QUANTD_ASSIGN_OR_RETURN(request.weights,
+                            OverrideOf(scheme.weights(), "scheme.weights"));
+  }
+  if (scheme.has_activations()) {
+    QUANTD_ASSIGN_OR_RETURN(
+        request.activations,
+        OverrideOf(scheme.activations(), "scheme.activations"));
+  }
   try {
-    parsed = contract::ParseSchemePreset(preset);
+    return contract::ResolveScheme(request);
   } catch (const contract::ContractError& error) {
-    // Whichever part of the name is at fault (bits, suffix, group size),
-    // the field is the preset; the message quotes it and says which part.
-    return InvalidFieldError("scheme.preset", error.what());
+    return InvalidFieldError(error.field(), error.what());
   }
-  *scheme.mutable_weights() = ProtoTensorQuant(parsed.weights);
-  *scheme.mutable_activations() = ProtoTensorQuant(parsed.activations);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<QuantScheme> EffectiveScheme(const QuantScheme& scheme) {
-  QuantScheme effective;
-  effective.set_preset(scheme.preset());
-  if (!scheme.preset().empty()) {
-    QUANTD_RETURN_IF_ERROR(ExpandPreset(scheme.preset(), effective));
-  }
-  MergeTensorQuant(scheme.weights(), *effective.mutable_weights());
-  MergeTensorQuant(scheme.activations(), *effective.mutable_activations());
-  // Explicit bits enable a tensor, as the engine reads them.
-  for (TensorQuant* quant :
-       {effective.mutable_weights(), effective.mutable_activations()}) {
-    if (quant->bits() != 0) quant->set_enabled(true);
-  }
-  return effective;
 }
 
 std::string WeightBitsLabel(const JobSpec& spec) {
-  absl::StatusOr<QuantScheme> effective = EffectiveScheme(spec.scheme());
-  if (!effective.ok() || !effective->weights().enabled()) return "fp";
-  return absl::StrCat(effective->weights().bits());
+  absl::StatusOr<contract::SchemePreset> effective =
+      ResolveSpecScheme(spec.scheme());
+  if (!effective.ok() || !effective->weights.enabled) return "fp";
+  return absl::StrCat(effective->weights.bits);
 }
 
 absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
@@ -483,9 +352,16 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
   if (!model_blob.empty()) out.input_blobs.push_back(model_blob);
   const std::string model_field =
       spec.model().has_blob() ? "model.blob" : "model.uri";
-  QUANTD_ASSIGN_OR_RETURN(out.model, InspectModel(model_path, model_field));
-  QUANTD_ASSIGN_OR_RETURN(QuantScheme effective,
-                          CheckScheme(spec.scheme(), out.model));
+  QUANTD_ASSIGN_OR_RETURN(out.model,
+                          context.inspect_model(model_path, model_field));
+  QUANTD_ASSIGN_OR_RETURN(contract::SchemePreset effective,
+                          ResolveSpecScheme(spec.scheme()));
+  try {
+    contract::CheckGroupsDivide(effective, out.model.hidden_size,
+                                out.model.intermediate_size);
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError(error.field(), error.what());
+  }
   QUANTD_RETURN_IF_ERROR(CheckMethodParams(spec, effective));
   QUANTD_RETURN_IF_ERROR(
       CheckCalibration(spec, out.model, context, out.input_blobs));

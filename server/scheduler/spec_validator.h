@@ -1,9 +1,11 @@
 // Validation and normalisation of a submitted JobSpec. Every error is
 // InvalidArgument "field: reason" naming the offending field by its dotted
 // path (e.g. "scheme.weights.bits: must be in 2..8, got 12"). The scheme is
-// checked through its expansion (contract/scheme_preset.h) and each export
-// format against it and the model (contract/export_format.h). The returned
-// spec keeps the scheme as submitted and has the server defaults filled in.
+// resolved by the contract's rule (contract/scheme_request.h), method_params
+// checked against the catalogue (contract/method_catalogue.h) and each export
+// format against the scheme and the model (contract/export_format.h). The
+// returned spec keeps the scheme as submitted and has the server defaults
+// filled in.
 #pragma once
 
 #include <cstdint>
@@ -14,10 +16,15 @@
 
 #include "absl/status/statusor.h"
 #include "contract/export_format.h"
+#include "contract/scheme_request.h"
 #include "quantd/v1/types.pb.h"
 #include "server/scheduler/model_inspector.h"
 
 namespace quantd::scheduler {
+
+// Reads a model's shape from a resolved path (InspectModel's signature).
+using ModelInspector = std::function<absl::StatusOr<ModelInfo>(
+    const std::string& path, const std::string& field)>;
 
 struct ValidationContext {
   const AllowedRoots* roots = nullptr;
@@ -25,6 +32,7 @@ struct ValidationContext {
   // is not stored.
   std::function<std::optional<std::string>(const std::string& hex)> blob_path;
   int64_t now_ms = 0;
+  ModelInspector inspect_model = InspectModel;
 };
 
 struct ValidatedSpec {
@@ -37,16 +45,11 @@ struct ValidatedSpec {
 [[nodiscard]] absl::StatusOr<ValidatedSpec> ValidateSpec(
     const quantd::v1::JobSpec& spec, const ValidationContext& context);
 
-// Expands a preset name ("w4a16-g128") into `scheme`'s weights and
-// activations by contract::ParseSchemePreset, the mapping the engine runs;
-// InvalidArgument naming scheme.preset for a malformed one.
-[[nodiscard]] absl::Status ExpandPreset(const std::string& preset,
-                                        quantd::v1::QuantScheme& scheme);
-
-// The preset's expansion with the explicit fields applied over it: what the
-// scheduler validates. The stored spec keeps the scheme as submitted (the
-// engine expands the preset itself, from the same contract/ mapping).
-[[nodiscard]] absl::StatusOr<quantd::v1::QuantScheme> EffectiveScheme(
+// The scheme the engine will run: the preset's expansion with the explicit
+// fields over it, by the contract's rule (contract/scheme_request.h), which
+// the engine applies to the stored spec again. InvalidArgument naming the
+// field ("scheme", "scheme.preset", "scheme.weights.bits", ...).
+[[nodiscard]] absl::StatusOr<contract::SchemePreset> ResolveSpecScheme(
     const quantd::v1::QuantScheme& scheme);
 
 // The contract's export format of the proto value, matched by its

@@ -73,16 +73,15 @@ TEST_F(SpecValidatorTest, AcceptsAndNormalisesAValidSpec) {
   // The scheme is stored as submitted; its expansion is what was checked.
   EXPECT_EQ(spec.scheme().SerializeAsString(),
             Valid().scheme().SerializeAsString());
-  auto scheme = EffectiveScheme(spec.scheme());
+  auto scheme = ResolveSpecScheme(spec.scheme());
   ASSERT_TRUE(scheme.ok()) << scheme.status();
-  EXPECT_EQ(scheme->weights().bits(), 4u);
-  EXPECT_TRUE(scheme->weights().enabled());
-  EXPECT_EQ(scheme->weights().granularity(),
-            quantd::v1::GRANULARITY_PER_CHANNEL);
+  EXPECT_EQ(scheme->weights.bits, 4);
+  EXPECT_TRUE(scheme->weights.enabled);
+  EXPECT_EQ(scheme->weights.granularity, contract::Granularity::kPerChannel);
   // w4a16 weights are asymmetric, as the engine runs them
   // (contract/scheme_preset.h); the server's old table said symmetric.
-  EXPECT_FALSE(scheme->weights().symmetric());
-  EXPECT_FALSE(scheme->activations().enabled());
+  EXPECT_FALSE(scheme->weights.symmetric);
+  EXPECT_FALSE(scheme->activations.enabled);
   EXPECT_EQ(spec.calibration().n_samples(), 128u);
   EXPECT_EQ(spec.calibration().seq_len(), 2048u);
   EXPECT_EQ(spec.retry().max_attempts(), 3u);
@@ -154,6 +153,7 @@ TEST_F(SpecValidatorTest, EachInvalidSpecNamesItsField) {
       {"bits too low",
        [](JobSpec& s) {
          s.mutable_scheme()->clear_preset();
+         s.mutable_scheme()->mutable_weights()->set_bits(4);
          s.mutable_scheme()->mutable_activations()->set_bits(1);
        },
        "scheme.activations.bits"},
@@ -162,6 +162,8 @@ TEST_F(SpecValidatorTest, EachInvalidSpecNamesItsField) {
        "scheme.weights.group_size"},
       {"group without per-group",
        [](JobSpec& s) {
+         s.mutable_scheme()->mutable_weights()->set_granularity(
+             quantd::v1::GRANULARITY_PER_CHANNEL);
          s.mutable_scheme()->mutable_weights()->set_group_size(32);
        },
        "scheme.weights.group_size"},
@@ -251,11 +253,16 @@ TEST_F(SpecValidatorTest, ExplicitFieldsOverrideThePreset) {
   spec.mutable_scheme()->mutable_activations()->set_bits(8);
   auto result = ValidateSpec(spec, context_);
   ASSERT_TRUE(result.ok()) << result.status();
-  auto scheme = EffectiveScheme(result->spec.scheme());
+  auto scheme = ResolveSpecScheme(result->spec.scheme());
   ASSERT_TRUE(scheme.ok()) << scheme.status();
-  EXPECT_EQ(scheme->weights().group_size(), 32u);
-  EXPECT_EQ(scheme->activations().bits(), 8u);
-  EXPECT_TRUE(scheme->activations().enabled());
+  EXPECT_EQ(scheme->weights.group_size, 32);
+  EXPECT_EQ(scheme->activations.bits, 8);
+  EXPECT_TRUE(scheme->activations.enabled);
+  // The engine's rule: explicit activations on a weight-only preset start
+  // per-token dynamic, and the name says the preset was overridden.
+  EXPECT_EQ(scheme->activations.granularity, contract::Granularity::kPerToken);
+  EXPECT_TRUE(scheme->activations.dynamic);
+  EXPECT_EQ(scheme->name, "w4a16-g32+custom");
 }
 
 TEST_F(SpecValidatorTest, AcceptsAnUploadedBlobModel) {
@@ -321,49 +328,66 @@ TEST_F(SpecValidatorTest, NonStringModelTypeIsRejected) {
       "");
 }
 
-// The server expands presets by contract::ParseSchemePreset, as the engine
-// does. Its own table used to disagree: symmetric w4a16 weights and
-// per-tensor static activations for every preset.
-TEST_F(SpecValidatorTest, PresetsExpandAsTheEngineRunsThem) {
+// GGUF headers are read by the contract's reader (the engine's): a broken
+// one is refused at submit naming the field and the metadata key, and the
+// message never carries the server's path.
+TEST_F(SpecValidatorTest, MalformedGgufHeaderIsRejected) {
+  const std::string whole = GgufWriter()
+                                .Str("general.architecture", "llama")
+                                .U32("llama.block_count", 2)
+                                .Bytes();
+  for (size_t cut : {size_t{9}, whole.size() - 2}) {
+    testing_util::WriteFile(root_ / "cut.gguf", whole.substr(0, cut));
+    JobSpec spec = Valid();
+    spec.mutable_model()->set_uri("file://" + (root_ / "cut.gguf").string());
+    const auto result = ValidateSpec(spec, context_);
+    ASSERT_FALSE(result.ok()) << cut;
+    EXPECT_EQ(FieldOfError(result.status()), "model.uri");
+    EXPECT_EQ(result.status().message().find(root_.string()),
+              absl::string_view::npos)
+        << result.status();
+  }
+  testing_util::WriteFile(root_ / "typed.gguf",
+                          GgufWriter()
+                              .Str("general.architecture", "llama")
+                              .Str("llama.block_count", "two")
+                              .Bytes());
+  JobSpec spec = Valid();
+  spec.mutable_model()->set_uri("file://" + (root_ / "typed.gguf").string());
+  const auto result = ValidateSpec(spec, context_);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("'llama.block_count'"),
+            absl::string_view::npos)
+      << result.status();
+}
+
+// The server resolves schemes by the contract's rule, as the engine does
+// (contract/scheme_request.h; its tests hold the mapping). Its own table
+// used to disagree: symmetric w4a16 weights, per-tensor static activations
+// for every preset, and per-tensor activations for an explicit scheme.
+TEST_F(SpecValidatorTest, SchemesResolveAsTheEngineRunsThem) {
   QuantScheme w8a8;
-  ASSERT_TRUE(ExpandPreset("w8a8", w8a8).ok());
-  EXPECT_TRUE(w8a8.weights().symmetric());
-  EXPECT_EQ(w8a8.weights().granularity(), quantd::v1::GRANULARITY_PER_CHANNEL);
-  EXPECT_EQ(w8a8.weights().observer(), "minmax");
-  EXPECT_EQ(w8a8.activations().bits(), 8u);
-  EXPECT_TRUE(w8a8.activations().symmetric());
-  EXPECT_EQ(w8a8.activations().granularity(),
-            quantd::v1::GRANULARITY_PER_TOKEN);
-  EXPECT_TRUE(w8a8.activations().dynamic());
+  w8a8.set_preset("w8a8");
+  auto resolved = ResolveSpecScheme(w8a8);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_TRUE(resolved->weights.symmetric);
+  EXPECT_EQ(resolved->activations.granularity,
+            contract::Granularity::kPerToken);
 
-  QuantScheme int8_star;
-  ASSERT_TRUE(ExpandPreset("w8a8-pt", int8_star).ok());
-  EXPECT_EQ(int8_star.weights().granularity(),
-            quantd::v1::GRANULARITY_PER_TENSOR);
-  EXPECT_EQ(int8_star.activations().granularity(),
-            quantd::v1::GRANULARITY_PER_TENSOR);
-  EXPECT_FALSE(int8_star.activations().dynamic());
-  EXPECT_EQ(int8_star.activations().observer(), "avg_minmax");
-
-  QuantScheme w4a4;
-  ASSERT_TRUE(ExpandPreset("w4a4-g32", w4a4).ok());
-  EXPECT_FALSE(w4a4.weights().symmetric());
-  EXPECT_EQ(w4a4.weights().granularity(), quantd::v1::GRANULARITY_PER_GROUP);
-  EXPECT_EQ(w4a4.weights().group_size(), 32u);
-  EXPECT_EQ(w4a4.activations().granularity(),
-            quantd::v1::GRANULARITY_PER_GROUP);
-  EXPECT_EQ(w4a4.activations().group_size(), 32u);
-  EXPECT_TRUE(w4a4.activations().dynamic());
-
-  QuantScheme w4a16;
-  ASSERT_TRUE(ExpandPreset("W4A16-G128", w4a16).ok());
-  EXPECT_FALSE(w4a16.weights().symmetric());
-  EXPECT_EQ(w4a16.weights().group_size(), 128u);
-  EXPECT_FALSE(w4a16.activations().enabled());
-  EXPECT_EQ(w4a16.activations().bits(), 0u);
+  QuantScheme custom;
+  custom.mutable_weights()->set_bits(6);
+  custom.mutable_activations()->set_bits(6);
+  resolved = ResolveSpecScheme(custom);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->name, "custom");
+  EXPECT_EQ(resolved->weights.granularity, contract::Granularity::kPerChannel);
+  EXPECT_EQ(resolved->activations.granularity,
+            contract::Granularity::kPerToken);
+  EXPECT_TRUE(resolved->activations.dynamic);
 
   QuantScheme bad;
-  const absl::Status status = ExpandPreset("w4a16-gx", bad);
+  bad.set_preset("w4a16-gx");
+  const absl::Status status = ResolveSpecScheme(bad).status();
   EXPECT_EQ(FieldOfError(status), "scheme.preset");
   EXPECT_NE(status.message().find("w4a16-gx"), absl::string_view::npos)
       << status;

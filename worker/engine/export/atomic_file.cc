@@ -57,7 +57,7 @@ AtomicFile::AtomicFile(AtomicFile&& other) noexcept
     : path_(std::move(other.path_)),
       temp_path_(std::move(other.temp_path_)),
       fd_(other.fd_),
-      hash_(other.hash_),
+      hash_(std::move(other.hash_)),
       size_bytes_(other.size_bytes_) {
   other.fd_ = -1;
 }
@@ -112,7 +112,7 @@ WrittenFile AtomicFile::Commit() {
     throw ExportError(message);
   }
   SyncDirectory(path_.parent_path());
-  return {path_, io::Sha256::ToHex(hash_.Finish()), size_bytes_};
+  return {path_, hash_.FinishHex(), size_bytes_};
 }
 
 WrittenFile WriteFileAtomically(const std::filesystem::path& path,

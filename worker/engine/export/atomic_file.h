@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "worker/engine/io/sha256.h"
+#include "contract/sha256.h"
 
 namespace quantd::engine::exporting {
 
@@ -62,7 +62,7 @@ class AtomicFile {
   std::filesystem::path path_;
   std::filesystem::path temp_path_;
   int fd_ = -1;
-  io::Sha256 hash_;
+  contract::Sha256 hash_;
   uint64_t size_bytes_ = 0;
 };
 

@@ -4,9 +4,9 @@
 
 #include <map>
 
+#include "contract/sha256.h"
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/export/export_test_util.h"
-#include "worker/engine/io/sha256.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/model/test_models.h"
 
@@ -55,7 +55,7 @@ TEST_F(ExporterTest, WritesEveryArtifactWithMatchingHashes) {
   for (const Artifact& artifact : artifacts) {
     names.push_back(artifact.name);
     EXPECT_EQ(artifact.file.path, dir_ / "out" / artifact.name);
-    EXPECT_EQ(artifact.file.sha256, io::Sha256File(artifact.file.path))
+    EXPECT_EQ(artifact.file.sha256, contract::Sha256FileHex(artifact.file.path))
         << artifact.name;
     EXPECT_EQ(artifact.file.size_bytes, fs::file_size(artifact.file.path));
   }

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
+#include "contract/sha256.h"
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/io/format_error.h"
-#include "worker/engine/io/sha256.h"
 
 namespace quantd::engine::exporting {
 namespace {
@@ -23,7 +23,7 @@ nlohmann::json DescribeFile(const std::string& role,
   std::string sha256 = known_sha256;
   if (sha256.empty()) {
     try {
-      sha256 = io::Sha256File(path);
+      sha256 = contract::Sha256FileHex(path);
     } catch (const io::FormatError& failure) {
       throw ExportError("manifest: input '" + role + "': " + failure.what());
     }

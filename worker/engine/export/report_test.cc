@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "contract/sha256.h"
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/export/export_test_util.h"
 #include "worker/engine/export/manifest.h"
-#include "worker/engine/io/sha256.h"
 
 namespace quantd::engine::exporting {
 namespace {
@@ -86,7 +86,7 @@ TEST(ManifestTest, HashesFilesAndDirectoryContents) {
                       {"evaluation", dir / "data.txt", "known"}});
   ASSERT_EQ(inputs.size(), 3u);
   EXPECT_EQ(inputs[0]["path"], (dir / "model/b.bin").string());
-  EXPECT_EQ(inputs[0]["sha256"], io::Sha256File(dir / "model/b.bin"));
+  EXPECT_EQ(inputs[0]["sha256"], contract::Sha256FileHex(dir / "model/b.bin"));
   EXPECT_EQ(inputs[0]["size_bytes"], 5);
   EXPECT_EQ(inputs[1]["role"], "model");
   EXPECT_EQ(inputs[2]["sha256"], "known");
@@ -102,7 +102,7 @@ TEST(ManifestTest, HashesFilesAndDirectoryContents) {
   EXPECT_EQ(manifest["libtorch_version"], LibTorchVersion());
   EXPECT_FALSE(LibTorchVersion().empty());
   EXPECT_EQ(manifest["outputs"][0]["sha256"],
-            io::Sha256File(dir / "report.json"));
+            contract::Sha256FileHex(dir / "report.json"));
   EXPECT_EQ(manifest["spec"]["method"], "rtn");
   testing::RemoveScratch(dir);
 }

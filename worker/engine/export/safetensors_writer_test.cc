@@ -6,11 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "contract/sha256.h"
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/export/export_test_util.h"
 #include "worker/engine/export/sharded_writer.h"
 #include "worker/engine/io/safetensors_reader.h"
-#include "worker/engine/io/sha256.h"
 
 namespace quantd::engine::exporting {
 namespace {
@@ -60,7 +60,7 @@ TEST_F(SafetensorsWriterTest, RoundTripsEveryDtypeThroughTheIoReader) {
   const Named tensors = AllDtypes();
   const fs::path path = dir_ / "all.safetensors";
   WrittenFile written = WriteSafetensors(path, tensors, {{"format", "pt"}});
-  EXPECT_EQ(written.sha256, io::Sha256File(path));
+  EXPECT_EQ(written.sha256, contract::Sha256FileHex(path));
   EXPECT_EQ(written.size_bytes, fs::file_size(path));
 
   auto reader = io::SafetensorsReader::OpenFile(path);
@@ -183,7 +183,7 @@ TEST_F(SafetensorsWriterTest, ShardedWriterSplitsGroupsIntoIndexedShards) {
     EXPECT_EQ(files[3].name, "model.safetensors.index.json");
     for (const ShardFile& file : files) {
       EXPECT_EQ(file.file.path, dir_ / "out" / file.name);
-      EXPECT_EQ(file.file.sha256, io::Sha256File(file.file.path));
+      EXPECT_EQ(file.file.sha256, contract::Sha256FileHex(file.file.path));
     }
   }
   // Only the named files: no provisional shard is left.

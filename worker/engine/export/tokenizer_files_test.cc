@@ -5,13 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "contract/sha256.h"
 #include "worker/engine/export/atomic_file.h"
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/export/export_test_util.h"
 #include "worker/engine/export/hf_model_exporter.h"
 #include "worker/engine/io/gguf_config.h"
 #include "worker/engine/io/io_test_util.h"
-#include "worker/engine/io/sha256.h"
 #include "worker/engine/tokenizer/tokenizer.h"
 
 namespace quantd::engine::exporting {
@@ -109,7 +109,7 @@ TEST_F(TokenizerFilesTest, BuildsHfFilesFromGgufMetadata) {
                                       "generation_config.json"}));
   for (const ShardFile& file : files) {
     EXPECT_EQ(file.file.path, out / file.name);
-    EXPECT_EQ(file.file.sha256, io::Sha256File(out / file.name));
+    EXPECT_EQ(file.file.sha256, contract::Sha256FileHex(out / file.name));
   }
   const json tokenizer = ReadJson(out / "tokenizer.json");
   EXPECT_EQ(tokenizer["model"]["type"], "BPE");

@@ -6,23 +6,17 @@
 #include <optional>
 #include <utility>
 
-#include "worker/engine/io/byte_cursor.h"
+#include "contract/byte_cursor.h"
+#include "contract/format_error.h"
 #include "worker/engine/io/checked_math.h"
-#include "worker/engine/io/format_error.h"
 #include "worker/engine/io/tensor_decode.h"
 
 namespace quantd::engine::io {
 namespace {
 
-using internal::ByteCursor;
+using contract::internal::ByteCursor;
 
-constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian.
-constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS.
-// The smallest encodings, which bound how many entries a file can hold:
-// a KV is an empty key (8) + type (4) + a 1-byte value; a tensor info is
-// an empty name (8) + n_dims (4) + one dim (8) + type (4) + offset (8).
-constexpr uint64_t kMinKeyValueBytes = 13;
-constexpr uint64_t kMinTensorInfoBytes = 32;
+constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS.
 
 struct GgmlType {
   uint32_t id;
@@ -63,83 +57,14 @@ StorageType StorageForGgmlType(ByteCursor& cursor, uint32_t id) {
   cursor.Fail("unknown tensor type " + std::to_string(id));
 }
 
-uint32_t SwapBytes(uint32_t v) {
-  return (v >> 24) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
-}
-
-void CheckVersion(ByteCursor& cursor, uint32_t version) {
-  if (version == 2 || version == 3) return;
-  if (version == 1) {
-    cursor.Fail("unsupported GGUF version 1 (obsolete; supported: 2 and 3)");
-  }
-  if (SwapBytes(version) == 2 || SwapBytes(version) == 3) {
-    cursor.Fail("big-endian GGUF files are not supported");
-  }
-  cursor.Fail("unsupported GGUF version " + std::to_string(version) +
-              " (supported: 2 and 3)");
-}
-
 }  // namespace
 
 GgufFile::GgufFile(const std::filesystem::path& path)
-    : file_(path), metadata_(path) {
+    : file_(path), header_(path) {
   ByteCursor cursor(file_.data(), path);
-  const auto magic = cursor.Read<uint32_t>("magic");
-  if (magic != kMagic) {
-    char text[16];
-    std::snprintf(text, sizeof(text), "0x%08x", magic);
-    cursor.Fail(std::string("bad magic ") + text + ": not a GGUF file");
-  }
-  version_ = cursor.Read<uint32_t>("version");
-  CheckVersion(cursor, version_);
-  const auto tensor_count = cursor.Read<uint64_t>("tensor count");
-  const auto metadata_count = cursor.Read<uint64_t>("metadata count");
-  if (metadata_count > cursor.remaining() / kMinKeyValueBytes) {
-    cursor.Fail("metadata count " + std::to_string(metadata_count) +
-                " cannot fit in the " + std::to_string(cursor.remaining()) +
-                " bytes left");
-  }
-  ParseMetadata(cursor, metadata_count);
-  ReadAlignment();
-  cursor.SetSubject(FormatError::Subject::kFile, "");
-  if (tensor_count > cursor.remaining() / kMinTensorInfoBytes) {
-    cursor.Fail("tensor count " + std::to_string(tensor_count) +
-                " cannot fit in the " + std::to_string(cursor.remaining()) +
-                " bytes left");
-  }
-  ParseTensorInfos(cursor, tensor_count);
+  header_ = contract::ParseGgufHeader(cursor);
+  ParseTensorInfos(cursor);
   PlaceDataSection(cursor.position());
-}
-
-void GgufFile::ParseMetadata(ByteCursor& cursor, uint64_t count) {
-  for (uint64_t i = 0; i < count; ++i) {
-    cursor.SetSubject(FormatError::Subject::kField,
-                      "metadata #" + std::to_string(i));
-    std::string key = cursor.ReadString("key");
-    cursor.SetSubject(FormatError::Subject::kField, key);
-    const auto type = cursor.Read<uint32_t>("value type");
-    GgufValue value =
-        GgufMetadata::ReadValue(cursor, static_cast<GgufValueType>(type));
-    metadata_.Add(std::move(key), std::move(value));
-  }
-}
-
-void GgufFile::ReadAlignment() {
-  const GgufValue* value = metadata_.Find("general.alignment");
-  if (value == nullptr) return;
-  if (value->type != GgufValueType::kUint32) {
-    throw FormatError::ForField(
-        path(), "general.alignment",
-        std::string("wrong type: expected uint32, got ") +
-            GgufValueTypeName(value->type));
-  }
-  const auto alignment = static_cast<uint64_t>(std::get<int64_t>(value->data));
-  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-    throw FormatError::ForField(
-        path(), "general.alignment",
-        std::to_string(alignment) + " is not a power of two");
-  }
-  alignment_ = alignment;
 }
 
 GgufTensorInfo GgufFile::ParseTensorInfo(ByteCursor& cursor) {
@@ -178,9 +103,9 @@ GgufTensorInfo GgufFile::ParseTensorInfo(ByteCursor& cursor) {
   return info;
 }
 
-void GgufFile::ParseTensorInfos(ByteCursor& cursor, uint64_t count) {
-  tensors_.reserve(static_cast<size_t>(count));
-  for (uint64_t i = 0; i < count; ++i) {
+void GgufFile::ParseTensorInfos(ByteCursor& cursor) {
+  tensors_.reserve(static_cast<size_t>(header_.tensor_count));
+  for (uint64_t i = 0; i < header_.tensor_count; ++i) {
     cursor.SetSubject(FormatError::Subject::kTensor, "#" + std::to_string(i));
     GgufTensorInfo info = ParseTensorInfo(cursor);
     index_.emplace(info.name, tensors_.size());
@@ -191,7 +116,8 @@ void GgufFile::ParseTensorInfos(ByteCursor& cursor, uint64_t count) {
 void GgufFile::PlaceDataSection(uint64_t header_end) {
   const uint64_t file_size = file_.size_bytes();
   // header_end <= file_size, so adding alignment - 1 cannot overflow.
-  data_offset_ = (header_end + alignment_ - 1) / alignment_ * alignment_;
+  data_offset_ = (header_end + header_.alignment - 1) / header_.alignment *
+                 header_.alignment;
   if (data_offset_ > file_size && !tensors_.empty()) {
     throw FormatError::ForFile(
         path(), "truncated: the data section would start at offset " +
@@ -202,11 +128,11 @@ void GgufFile::PlaceDataSection(uint64_t header_end) {
       data_offset_ > file_size ? 0 : file_size - data_offset_;
   std::vector<const GgufTensorInfo*> by_offset;
   for (const GgufTensorInfo& info : tensors_) {
-    if (info.offset % alignment_ != 0) {
+    if (info.offset % header_.alignment != 0) {
       throw FormatError::ForTensor(path(), info.name,
                                    "offset " + std::to_string(info.offset) +
                                        " is not a multiple of the alignment " +
-                                       std::to_string(alignment_));
+                                       std::to_string(header_.alignment));
     }
     const auto end = internal::CheckedAdd(info.offset, info.size_bytes);
     if (!end || *end > data_size) {

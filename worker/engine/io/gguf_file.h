@@ -25,11 +25,19 @@
 #include <string_view>
 #include <vector>
 
-#include "worker/engine/io/gguf_metadata.h"
-#include "worker/engine/io/mapped_file.h"
+#include "contract/format_error.h"
+#include "contract/gguf_header.h"
+#include "contract/mapped_file.h"
 #include "worker/engine/io/tensor_source.h"
 
 namespace quantd::engine::io {
+
+// The shared readers, named as the engine has always named them.
+using contract::FormatError;
+using contract::GgufMetadata;
+using contract::GgufValue;
+using contract::GgufValueType;
+using contract::MappedFile;
 
 struct GgufTensorInfo {
   std::string name;  // As stored, e.g. "blk.0.attn_q.weight".
@@ -45,16 +53,14 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  static constexpr uint64_t kDefaultAlignment = 32;
-
   // Maps and validates `path`. Throws FormatError.
   explicit GgufFile(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return file_.path(); }
-  uint32_t version() const { return version_; }
-  uint64_t alignment() const { return alignment_; }
+  uint32_t version() const { return header_.version; }
+  uint64_t alignment() const { return header_.alignment; }
   uint64_t data_offset() const { return data_offset_; }
-  const GgufMetadata& metadata() const { return metadata_; }
+  const GgufMetadata& metadata() const { return header_.metadata; }
   // In file order.
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   // nullptr when absent.
@@ -65,18 +71,14 @@ class GgufFile {
   at::Tensor LoadFloat(const GgufTensorInfo& info) const;
 
  private:
-  // Parsing steps, in file order.
-  void ParseMetadata(internal::ByteCursor& cursor, uint64_t count);
-  void ParseTensorInfos(internal::ByteCursor& cursor, uint64_t count);
-  GgufTensorInfo ParseTensorInfo(internal::ByteCursor& cursor);
-  void ReadAlignment();
+  // Parsing steps after the header, in file order.
+  void ParseTensorInfos(contract::internal::ByteCursor& cursor);
+  GgufTensorInfo ParseTensorInfo(contract::internal::ByteCursor& cursor);
   void PlaceDataSection(uint64_t header_end);
 
   MappedFile file_;
-  uint32_t version_ = 0;
-  uint64_t alignment_ = kDefaultAlignment;
+  contract::GgufHeader header_;
   uint64_t data_offset_ = 0;
-  GgufMetadata metadata_;
   std::vector<GgufTensorInfo> tensors_;
   std::map<std::string, size_t, std::less<>> index_;
 };

@@ -5,9 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "contract/mapped_file.h"
 #include "worker/engine/io/format_error.h"
 #include "worker/engine/io/json_util.h"
-#include "worker/engine/io/mapped_file.h"
 
 namespace quantd::engine::io {
 namespace {
@@ -310,7 +310,7 @@ ModelConfig ParseHfConfig(std::string_view json_text,
 }
 
 ModelConfig LoadHfConfig(const std::filesystem::path& config_json) {
-  const MappedFile file(config_json);
+  const contract::MappedFile file(config_json);
   const auto* text = reinterpret_cast<const char*>(file.data().data());
   return ParseHfConfig(std::string_view(text, file.data().size()), config_json);
 }

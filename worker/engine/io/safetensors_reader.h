@@ -19,10 +19,12 @@
 #include <string_view>
 #include <vector>
 
-#include "worker/engine/io/mapped_file.h"
+#include "contract/mapped_file.h"
 #include "worker/engine/io/tensor_source.h"
 
 namespace quantd::engine::io {
+
+using contract::MappedFile;
 
 class SafetensorsReader : public TensorSource {
  public:

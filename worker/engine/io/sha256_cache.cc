@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "contract/sha256.h"
 #include "worker/engine/io/format_error.h"
-#include "worker/engine/io/sha256.h"
 
 namespace quantd::engine::io {
 namespace {
@@ -80,14 +80,13 @@ std::filesystem::path HashCacheDir() {
 std::string CachedSha256File(const std::filesystem::path& path,
                              const std::filesystem::path& cache_dir) {
   const std::string key = cache_dir.empty() ? std::string() : FileKey(path);
-  if (key.empty()) return Sha256File(path);
-  Sha256 hash;
+  if (key.empty()) return contract::Sha256FileHex(path);
+  contract::Sha256 hash;
   hash.Update(key);
-  const std::filesystem::path entry =
-      cache_dir / "sha256" / Sha256::ToHex(hash.Finish());
+  const std::filesystem::path entry = cache_dir / "sha256" / hash.FinishHex();
   std::string digest = ReadEntry(entry);
   if (!digest.empty()) return digest;
-  digest = Sha256File(path);
+  digest = contract::Sha256FileHex(path);
   // The file may have changed while it was hashed: keep the entry only
   // when its identity is still the one hashed.
   if (FileKey(path) == key) WriteEntry(entry, digest);

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "contract/method_catalogue.h"
 #include "worker/engine/methods/method_error.h"
 #include "worker/engine/methods/registry.h"
 
@@ -70,7 +71,12 @@ TEST(RegistryTest, EveryMethodIsBuiltFromItsDefaults) {
     ASSERT_NE(info.entry, nullptr) << info.name;
     EXPECT_FALSE(info.entry->summary.empty()) << info.name;
   }
-  EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus, omniquant");
+  // One implementation per catalogue entry, in its order.
+  const auto catalogue = contract::MethodCatalogue();
+  ASSERT_EQ(Methods().size(), catalogue.size());
+  for (size_t i = 0; i < catalogue.size(); ++i) {
+    EXPECT_EQ(Methods()[i].name, catalogue[i].name);
+  }
   EXPECT_EQ(FindMethod("gptq"), nullptr);
 }
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <set>
 
-#include "worker/engine/io/sha256.h"
+#include "contract/sha256.h"
 #include "worker/engine/methods/registry.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/model/test_models.h"
@@ -107,8 +107,8 @@ class OmniQuantPipelineTest : public ::testing::Test {
     }
     EXPECT_TRUE(logged_resume) << arch;
     for (const std::string& file : files) {
-      EXPECT_EQ(io::Sha256File(root_ / arch / "whole" / file),
-                io::Sha256File(root_ / arch / "resumed" / file))
+      EXPECT_EQ(contract::Sha256FileHex(root_ / arch / "whole" / file),
+                contract::Sha256FileHex(root_ / arch / "resumed" / file))
           << arch << " " << file;
     }
   }

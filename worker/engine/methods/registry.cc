@@ -35,14 +35,6 @@ const MethodInfo* FindMethod(std::string_view name) {
   return nullptr;
 }
 
-std::string MethodNames() {
-  std::string names;
-  for (const MethodInfo& info : Methods()) {
-    names += names.empty() ? info.name : ", " + info.name;
-  }
-  return names;
-}
-
 MethodParams ParseMethodParams(std::string_view method,
                                const nlohmann::json& params,
                                const quant::QuantScheme& scheme) {

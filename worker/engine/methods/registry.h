@@ -32,12 +32,11 @@ MethodInfo BindMethod(
     std::string_view name,
     std::function<std::unique_ptr<Method>(const MethodParams&)> make);
 
-// Every registered method, in a fixed order.
+// Every registered method, in the catalogue's order (one per entry; the
+// names are contract::MethodNames()).
 std::span<const MethodInfo> Methods();
 // Null for an unknown name.
 const MethodInfo* FindMethod(std::string_view name);
-// "rtn, smoothquant, os, osplus, omniquant"
-std::string MethodNames();
 
 // contract::CheckMethodParams against the scheme, as MethodParams. Throws
 // ParamError naming the field ("method: unknown method 'x' (expected ...)"

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "contract/sha256.h"
 #include "worker/engine/eval/perplexity.h"
 #include "worker/engine/io/model_loader.h"
-#include "worker/engine/io/sha256.h"
 #include "worker/engine/io/sha256_cache.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/pipeline/calibration_data.h"
@@ -23,12 +23,12 @@ std::string ModelSha256(const std::filesystem::path& path) {
     }
   }
   std::sort(files.begin(), files.end());
-  io::Sha256 hash;
+  contract::Sha256 hash;
   for (const std::filesystem::path& file : files) {
     hash.Update(file.filename().string() + " " + io::CachedSha256File(file) +
                 "\n");
   }
-  return io::Sha256::ToHex(hash.Finish());
+  return hash.FinishHex();
 }
 
 JobInputs LoadJobInputs(JobSpec& spec, const at::Device& device,

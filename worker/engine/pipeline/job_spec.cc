@@ -9,7 +9,9 @@
 
 #include "contract/contract_error.h"
 #include "contract/export_format.h"
-#include "worker/engine/io/sha256.h"
+#include "contract/job_limits.h"
+#include "contract/method_catalogue.h"
+#include "contract/sha256.h"
 #include "worker/engine/methods/block_state.h"
 #include "worker/engine/methods/method_error.h"
 #include "worker/engine/methods/registry.h"
@@ -23,7 +25,7 @@ namespace {
 
 constexpr char kCalibrationFile[] = "wiki.valid.tokens";
 constexpr char kEvaluationFile[] = "wiki.test.raw";
-constexpr int64_t kMaxSeqLen = 32768;
+constexpr int64_t kMinInteger = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxInteger = std::numeric_limits<int64_t>::max();
 
 // A DataRef: a local file:// URI (or a plain absolute path). Blobs must be
@@ -82,19 +84,10 @@ CalibrationSettings ParseCalibration(const nlohmann::json* json,
                     {"dataset", "n_samples", "seq_len", "seed"});
   CalibrationSettings settings;
   settings.dataset = DatasetOrDefault(reader, defaults, kCalibrationFile);
-  if (auto samples = reader.Integer("n_samples", 0, kMaxInteger)) {
-    if (*samples < 1 || *samples > 4096) {
-      throw SpecError("calibration.n_samples",
-                      c10::str("must be in 1..4096, got ", *samples));
-    }
-    settings.n_samples = *samples;
-  }
-  int64_t seq_len = reader.Integer("seq_len", 0, kMaxSeqLen).value_or(0);
-  if (seq_len != 0 && seq_len < 8) {
-    throw SpecError("calibration.seq_len",
-                    c10::str("must be in 8..", kMaxSeqLen, ", got ", seq_len));
-  }
-  settings.seq_len = seq_len;
+  settings.n_samples = reader.Integer("n_samples", kMinInteger, kMaxInteger)
+                           .value_or(contract::kDefaultSamples);
+  settings.seq_len =
+      reader.Integer("seq_len", kMinInteger, kMaxInteger).value_or(0);
   settings.seed = reader.Unsigned("seed").value_or(0);
   return settings;
 }
@@ -108,12 +101,8 @@ EvaluationSettings ParseEvaluation(const nlohmann::json* json,
   if (!settings.skip) {
     settings.dataset = DatasetOrDefault(reader, defaults, kEvaluationFile);
   }
-  int64_t seq_len = reader.Integer("seq_len", 0, kMaxSeqLen).value_or(0);
-  if (seq_len != 0 && seq_len < 8) {
-    throw SpecError("evaluation.seq_len",
-                    c10::str("must be in 8..", kMaxSeqLen, ", got ", seq_len));
-  }
-  settings.seq_len = seq_len;
+  settings.seq_len =
+      reader.Integer("seq_len", kMinInteger, kMaxInteger).value_or(0);
   settings.max_tokens =
       reader.Integer("max_tokens", 0, kMaxInteger).value_or(0);
   return settings;
@@ -183,7 +172,7 @@ JobSpec ParseJobSpec(const nlohmann::json& document,
   if (methods::FindMethod(spec.method) == nullptr) {
     throw SpecError("method",
                     "unknown method '" + spec.method +
-                        "' (expected one of: " + methods::MethodNames() + ")");
+                        "' (expected one of: " + contract::MethodNames() + ")");
   }
   const nlohmann::json* scheme = reader.Object("scheme");
   if (scheme == nullptr) throw SpecError("scheme", "required");
@@ -197,6 +186,13 @@ JobSpec ParseJobSpec(const nlohmann::json& document,
   }
   spec.calibration = ParseCalibration(reader.Object("calibration"), defaults);
   spec.evaluation = ParseEvaluation(reader.Object("evaluation"), defaults);
+  try {
+    contract::CheckCalibrationSize(spec.calibration.n_samples,
+                                   spec.calibration.seq_len,
+                                   spec.evaluation.seq_len);
+  } catch (const contract::ContractError& error) {
+    throw SpecError(error.field(), error.what());
+  }
   if (!spec.evaluation.skip &&
       std::filesystem::equivalent(spec.evaluation.dataset,
                                   spec.calibration.dataset)) {
@@ -222,7 +218,8 @@ JobSpec ReadJobSpec(const std::filesystem::path& path,
 
 void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
   const bool encoder = config.architecture == io::Architecture::kBert;
-  const int64_t default_len = encoder ? 128 : 2048;
+  const int64_t default_len = encoder ? contract::kDefaultEncoderSeqLen
+                                      : contract::kDefaultDecoderSeqLen;
   const int64_t max_positions = config.max_position_embeddings;
   auto check_len = [&](int64_t& len, const char* field) {
     if (len == 0) {
@@ -240,12 +237,11 @@ void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
   check_len(spec.evaluation.seq_len, "evaluation.seq_len");
   // Checked here, before any work, rather than by the evaluation at the
   // end of a job that has already quantized every block.
-  if (spec.evaluation.max_tokens > 0 &&
-      spec.evaluation.max_tokens < spec.evaluation.seq_len) {
-    throw SpecError("evaluation.max_tokens",
-                    c10::str("must be 0 (all) or at least evaluation.seq_len (",
-                             spec.evaluation.seq_len, "), got ",
-                             spec.evaluation.max_tokens));
+  try {
+    contract::CheckEvaluationBudget(spec.evaluation.max_tokens,
+                                    spec.evaluation.seq_len);
+  } catch (const contract::ContractError& error) {
+    throw SpecError(error.field(), error.what());
   }
   const int64_t attention = config.num_heads * config.head_dim;
   const std::pair<int64_t, const char*> dims[] = {
@@ -287,9 +283,11 @@ void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
 }
 
 void HashDatasets(JobSpec& spec) {
-  spec.calibration.dataset_sha256 = io::Sha256File(spec.calibration.dataset);
+  spec.calibration.dataset_sha256 =
+      contract::Sha256FileHex(spec.calibration.dataset);
   if (!spec.evaluation.skip) {
-    spec.evaluation.dataset_sha256 = io::Sha256File(spec.evaluation.dataset);
+    spec.evaluation.dataset_sha256 =
+        contract::Sha256FileHex(spec.evaluation.dataset);
   }
 }
 
@@ -315,9 +313,9 @@ nlohmann::json CanonicalSpec(const JobSpec& spec) {
 }
 
 std::string SpecSha256(const JobSpec& spec) {
-  io::Sha256 hash;
+  contract::Sha256 hash;
   hash.Update(CanonicalSpec(spec).dump());
-  return io::Sha256::ToHex(hash.Finish());
+  return hash.FinishHex();
 }
 
 }  // namespace quantd::engine::pipeline

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "contract/sha256.h"
 #include "worker/engine/io/safetensors_reader.h"
-#include "worker/engine/io/sha256.h"
 #include "worker/engine/methods/registry.h"
 #include "worker/engine/model/model_factory.h"
 #include "worker/engine/model/test_models.h"
@@ -164,8 +164,8 @@ TEST_F(PipelineTest, ResumedRunIsByteIdentical) {
   for (const char* file :
        {"model/model.safetensors", "packed/quantized.safetensors",
         "packed/quant_config.json"}) {
-    EXPECT_EQ(io::Sha256File(root_ / "whole" / file),
-              io::Sha256File(root_ / "resumed" / file))
+    EXPECT_EQ(contract::Sha256FileHex(root_ / "whole" / file),
+              contract::Sha256FileHex(root_ / "resumed" / file))
         << file;
   }
 }
@@ -185,7 +185,7 @@ TEST_F(PipelineTest, CheckpointIsIncrementalPerBlock) {
   ASSERT_TRUE(std::filesystem::exists(dir / "checkpoint/streams.safetensors"));
   EXPECT_FALSE(
       std::filesystem::exists(dir / "checkpoint/block-00001.safetensors"));
-  const std::string block0_sha = io::Sha256File(block0);
+  const std::string block0_sha = contract::Sha256FileHex(block0);
   // RTN transforms no weight: each quantized weight is recomputed from its
   // FP weight, and that is read from the model, so neither is stored.
   const nlohmann::json description = nlohmann::json::parse(
@@ -219,7 +219,7 @@ TEST_F(PipelineTest, CheckpointIsIncrementalPerBlock) {
   const std::filesystem::path block1 =
       dir / "checkpoint/block-00001.safetensors";
   ASSERT_TRUE(std::filesystem::exists(block1));
-  EXPECT_EQ(io::Sha256File(block0), block0_sha);
+  EXPECT_EQ(contract::Sha256FileHex(block0), block0_sha);
   // Blocks of one shape cost the same bytes, whatever their index.
   EXPECT_EQ(std::filesystem::file_size(block0),
             std::filesystem::file_size(block1));

@@ -6,13 +6,13 @@
 #include <string>
 #include <utility>
 
+#include "contract/contract_error.h"
+#include "contract/scheme_request.h"
 #include "worker/engine/quant/errors.h"
+#include "worker/engine/quant/scheme.h"
 
 namespace quantd::engine::quant {
 namespace {
-
-constexpr int kMinBits = 2;
-constexpr int kMaxBits = 8;
 
 constexpr std::array<std::pair<Granularity, const char*>, 4> kGranularities{{
     {Granularity::kPerTensor, "per_tensor"},
@@ -60,13 +60,6 @@ Enum ParseName(const std::array<std::pair<Enum, const char*>, N>& table,
                              "' (expected one of: ", known, ")"));
 }
 
-bool IsPerTensorOnly(ObserverKind kind) {
-  return kind == ObserverKind::kAvgMinMax ||
-         kind == ObserverKind::kAvgQuantile ||
-         kind == ObserverKind::kEmaQuantile ||
-         kind == ObserverKind::kTokenPrunedMinMax;
-}
-
 void Fail(const char* field, const std::string& problem) {
   throw ConfigError(field, c10::str("QuantConfig.", field, ": ", problem));
 }
@@ -99,37 +92,14 @@ void ValidateObserverOptions(const ObserverOptions& options) {
 
 void ValidateQuantConfig(const QuantConfig& config) {
   if (!config.enabled) return;
-  if (config.bits < kMinBits || config.bits > kMaxBits) {
-    Fail("bits", c10::str(config.bits, " is out of range [", kMinBits, ", ",
-                          kMaxBits, "]"));
-  }
-  const bool grouped = config.granularity == Granularity::kPerGroup;
-  if (grouped && config.group_size <= 0) {
-    Fail("group_size",
-         c10::str("must be > 0 for per_group, got ", config.group_size));
-  }
-  if (!grouped && config.group_size != 0) {
-    Fail("group_size",
-         c10::str("must be 0 unless granularity is per_group (it is ",
-                  GranularityName(config.granularity), "), got ",
-                  config.group_size));
-  }
-  if (config.granularity == Granularity::kPerToken && !config.dynamic) {
-    Fail("dynamic",
-         "per_token quantizers must be dynamic: the token count changes "
-         "between batches");
-  }
-  if (config.dynamic && config.observer != ObserverKind::kMinMax) {
-    Fail("observer",
-         c10::str("'", ObserverKindName(config.observer),
-                  "' has no effect on a dynamic quantizer (it uses the "
-                  "min/max of each input); use 'minmax'"));
-  }
-  if (IsPerTensorOnly(config.observer) &&
-      config.granularity != Granularity::kPerTensor) {
-    Fail("observer", c10::str("'", ObserverKindName(config.observer),
-                              "' supports per_tensor only, not ",
-                              GranularityName(config.granularity)));
+  // The invariants are the contract's (contract/scheme_request.h), so a
+  // config the engine builds obeys the rules a submitted spec does.
+  try {
+    contract::ValidateTensorScheme(ToContract(config), "QuantConfig");
+  } catch (const contract::ContractError& error) {
+    const std::string field =
+        error.field().substr(std::string_view("QuantConfig.").size());
+    throw ConfigError(field, error.field() + ": " + error.what());
   }
   ValidateObserverOptions(config.observer_options);
 }

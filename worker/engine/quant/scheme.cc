@@ -30,21 +30,21 @@ QuantConfig FromContract(const contract::TensorScheme& tensor) {
   config.granularity = FromContract(tensor.granularity);
   config.group_size = tensor.group_size;
   config.dynamic = tensor.dynamic;
-  config.observer = tensor.observer == contract::PresetObserver::kAvgMinMax
-                        ? ObserverKind::kAvgMinMax
-                        : ObserverKind::kMinMax;
+  config.observer = ParseObserverKind(tensor.observer, "observer");
   return config;
 }
 
 }  // namespace
 
 QuantScheme ParseScheme(std::string_view text) {
-  contract::SchemePreset preset;
   try {
-    preset = contract::ParseSchemePreset(text);
+    return FromContract(contract::ParseSchemePreset(text));
   } catch (const contract::ContractError& error) {
     throw ConfigError(error.field(), error.what());
   }
+}
+
+QuantScheme FromContract(const contract::SchemePreset& preset) {
   QuantScheme scheme;
   scheme.name = preset.name;
   scheme.weight_bits = preset.weight_bits;
@@ -80,6 +80,7 @@ contract::TensorScheme ToContract(const QuantConfig& config) {
   }
   tensor.group_size = config.group_size;
   tensor.dynamic = config.dynamic;
+  tensor.observer = ObserverKindName(config.observer);
   return tensor;
 }
 

@@ -32,6 +32,10 @@ struct QuantScheme {
 // conflicting suffixes), "weight_bits", "activation_bits" or "group_size".
 QuantScheme ParseScheme(std::string_view text);
 
+// The engine's configs for a resolved scheme (contract::ResolveScheme or
+// ParseSchemePreset): the contract's settings, the OS+ grid conventions.
+QuantScheme FromContract(const contract::SchemePreset& preset);
+
 // The contract's view of a config (what the export rules read).
 contract::TensorScheme ToContract(const QuantConfig& config);
 

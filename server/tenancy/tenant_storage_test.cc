@@ -1,4 +1,4 @@
-#include "server/api/tenant_storage.h"
+#include "server/tenancy/tenant_storage.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/store/sqlite_store.h"
 
-namespace quantd::api {
+namespace quantd::tenancy {
 namespace {
 
 namespace fs = std::filesystem;
@@ -130,4 +130,4 @@ TEST_F(TenantStorageTest, PendingUploadsExpireAndAreBounded) {
 }
 
 }  // namespace
-}  // namespace quantd::api
+}  // namespace quantd::tenancy

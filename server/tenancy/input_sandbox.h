@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "quantd/v1/types.pb.h"
 
-namespace quantd::api {
+namespace quantd::tenancy {
 
 class InputSandbox {
  public:
@@ -56,4 +56,4 @@ class InputSandbox {
   std::vector<Root> roots_;
 };
 
-}  // namespace quantd::api
+}  // namespace quantd::tenancy

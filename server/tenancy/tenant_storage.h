@@ -1,5 +1,6 @@
 // TenantStorage: the per-tenant view of content-addressed blobs that the
-// shared blob store lacks. With authentication on it answers two questions:
+// shared blob store lacks, and the tenancy rules a new job must pass
+// (CheckJob, the scheduler's submit policy). It answers two questions:
 //
 // - May this tenant name blob X in a job? Yes when the tenant uploaded X
 //   (remembered in memory for `pending_seconds`, the blob retention) or one
@@ -33,8 +34,9 @@
 #include "quantd/v1/types.pb.h"
 #include "server/artifacts/blob_store.h"
 #include "server/store/job_store.h"
+#include "server/tenancy/input_sandbox.h"
 
-namespace quantd::api {
+namespace quantd::tenancy {
 
 // The DataRef fields of a spec that name an uploaded blob: (field,
 // "sha256:<hex>") for model.blob, calibration.dataset.blob and
@@ -50,6 +52,11 @@ struct StorageOptions {
   absl::Duration pending = absl::Hours(24);
   // Uploads remembered per tenant; the oldest is forgotten first.
   size_t max_pending_per_tenant = 10000;
+  // Confines a new job's file:// inputs. Default: no roots (none allowed).
+  InputSandbox sandbox;
+  // A new job may name only the tenant's own blobs (CheckUse): set when
+  // authentication is on. Default false.
+  bool scope_blobs = false;
 };
 
 class TenantStorage {
@@ -71,6 +78,9 @@ class TenantStorage {
   [[nodiscard]] absl::Status CheckQuota(const std::string& tenant,
                                         const std::string& hex,
                                         uint64_t size_bytes);
+  // A new job of `tenant`: the sandbox, its blobs (when scoped), the quota.
+  [[nodiscard]] absl::Status CheckJob(const std::string& tenant,
+                                      const quantd::v1::JobSpec& spec);
 
  private:
   struct Pending {
@@ -94,4 +104,4 @@ class TenantStorage {
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace quantd::api
+}  // namespace quantd::tenancy

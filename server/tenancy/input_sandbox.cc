@@ -1,4 +1,4 @@
-#include "server/api/input_sandbox.h"
+#include "server/tenancy/input_sandbox.h"
 
 #include <cstdlib>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 
-namespace quantd::api {
+namespace quantd::tenancy {
 namespace {
 
 constexpr char kTenant[] = "{tenant}";
@@ -149,4 +149,4 @@ absl::Status InputSandbox::Check(const quantd::v1::JobSpec& spec,
   return absl::OkStatus();
 }
 
-}  // namespace quantd::api
+}  // namespace quantd::tenancy

@@ -1,4 +1,4 @@
-#include "server/api/tenant_storage.h"
+#include "server/tenancy/tenant_storage.h"
 
 #include <utility>
 
@@ -6,7 +6,7 @@
 #include "common/sha256.h"
 #include "common/status.h"
 
-namespace quantd::api {
+namespace quantd::tenancy {
 namespace {
 
 constexpr uint32_t kPageSize = 500;
@@ -119,4 +119,16 @@ absl::Status TenantStorage::CheckQuota(const std::string& tenant,
       quota, " bytes"));
 }
 
-}  // namespace quantd::api
+absl::Status TenantStorage::CheckJob(const std::string& tenant,
+                                     const quantd::v1::JobSpec& spec) {
+  QUANTD_RETURN_IF_ERROR(options_.sandbox.Check(spec, tenant));
+  if (options_.scope_blobs) {
+    for (const auto& [field, ref] : BlobRefsOf(spec)) {
+      QUANTD_ASSIGN_OR_RETURN(std::string hex, ParseBlobRef(ref, field));
+      QUANTD_RETURN_IF_ERROR(CheckUse(tenant, hex, field));
+    }
+  }
+  return CheckQuota(tenant, "", 0);
+}
+
+}  // namespace quantd::tenancy

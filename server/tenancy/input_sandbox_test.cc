@@ -1,4 +1,4 @@
-#include "server/api/input_sandbox.h"
+#include "server/tenancy/input_sandbox.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include "common/status.h"
 #include "gtest/gtest.h"
 
-namespace quantd::api {
+namespace quantd::tenancy {
 namespace {
 
 namespace fs = std::filesystem;
@@ -106,4 +106,4 @@ TEST_F(InputSandboxTest, LeavesBlobsAndOtherFieldsAlone) {
 }
 
 }  // namespace
-}  // namespace quantd::api
+}  // namespace quantd::tenancy
