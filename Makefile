@@ -50,13 +50,15 @@ sanitize:
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 # The cheap sanitizer pass for every CI run, in the clang build that
-# scripts/fuzz uses (one build for both): the unit tests of the parsers,
-# auth, scheduler, store and worker agent plus the fuzz corpus replays under
-# ASan + UBSan, then every fuzzer for FUZZ_SECONDS (default 10).
+# scripts/fuzz uses (one build for both): the unit tests of the contract and
+# its parsers, auth, scheduler, tenancy, store and worker agent plus the fuzz
+# corpus replays under ASan + UBSan, then every fuzzer for FUZZ_SECONDS
+# (default 10).
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
-QUICK_SANITIZE_TESTS = quantd_common_test quantd_auth_test \
-  quantd_scheduler_test quantd_store_test quantd_worker_agent_test
+QUICK_SANITIZE_TESTS = quantd_contract_test quantd_common_test quantd_auth_test \
+  quantd_scheduler_test quantd_store_test quantd_tenancy_test \
+  quantd_worker_agent_test
 sanitize-quick:
 	@cmake -S . -B $(FUZZ_BUILD) $(SANITIZER_CMAKE_FLAGS) \
 	  -DQUANTD_SANITIZE=ON -DQUANTD_FUZZ=ON >/dev/null
@@ -80,9 +82,11 @@ sanitize-engine-io: bootstrap
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(IO_ASAN_BUILD) --output-on-failure -R '^quantd_engine_io_test$$'
 
-# The scheduler and store unit tests under ThreadSanitizer.
+# The scheduler, store and API handler-pool unit tests under
+# ThreadSanitizer (tests without gRPC threads: Debian's gRPC and abseil are
+# not instrumented, and TSan reports their internals as races).
 TSAN_BUILD ?= build-tsan
-TSAN_TESTS = quantd_scheduler_test quantd_store_test
+TSAN_TESTS = quantd_scheduler_test quantd_store_test quantd_handler_pool_test
 tsan:
 	@cmake -S . -B $(TSAN_BUILD) $(SANITIZER_CMAKE_FLAGS) \
 	  -DQUANTD_TSAN=ON $(CMAKE_FLAGS) >/dev/null

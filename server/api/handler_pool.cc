@@ -28,24 +28,25 @@ HandlerPool::HandlerPool(HandlerPoolOptions options, const CallGuard* guard,
   }
 }
 
+absl::Status HandlerPool::Post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || queue_.size() >= std::max<size_t>(options_.max_queued, 1)) {
+    return absl::UnavailableError("the server is busy or shutting down; retry");
+  }
+  queue_.push_back(std::move(task));
+  work_ready_.notify_one();
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* HandlerPool::Finish(
     grpc::CallbackServerContext* context, const char* rpc,
     std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_ &&
-        queue_.size() < std::max<size_t>(options_.max_queued, 1)) {
-      queue_.push_back([this, context, reactor, rpc, work = std::move(work)] {
+  const absl::Status posted =
+      Post([this, context, reactor, rpc, work = std::move(work)] {
         reactor->Finish(Reply(context, work(), *log_, rpc));
       });
-      return reactor;
-    }
-  }
-  reactor->Finish(Reply(
-      context,
-      absl::UnavailableError("the server is busy or shutting down; retry"),
-      *log_, rpc));
+  if (!posted.ok()) reactor->Finish(Reply(context, posted, *log_, rpc));
   return reactor;
 }
 
@@ -64,14 +65,11 @@ grpc::ServerUnaryReactor* HandlerPool::Serve(
 }
 
 void HandlerPool::Loop() {
-  const auto ready = [](HandlerPool* pool) {
-    return pool->stopping_ || !pool->queue_.empty();
-  };
   while (true) {
     std::function<void()> work;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(+ready, this));
+      std::unique_lock<std::mutex> lock(mu_);
+      work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to run
       work = std::move(queue_.front());
       queue_.pop_front();
@@ -82,8 +80,9 @@ void HandlerPool::Loop() {
 
 void HandlerPool::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    work_ready_.notify_all();
   }
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();

@@ -1,6 +1,6 @@
-// HandlerPool: named threads on which unary RPC handlers run their blocking
-// part (model inspection, store transactions), so that gRPC's callback
-// threads never wait on a disk or a lock. Serve() admits the call on the
+// HandlerPool: named threads on which RPC handlers run their blocking part
+// (model inspection, store transactions), so that gRPC's callback threads
+// never wait on a disk or a lock. Serve() admits the call on the
 // callback thread (CallGuard: token, role, request limits); the work then
 // runs on a pool thread, which finishes the call.
 //
@@ -18,16 +18,16 @@
 // calls Stop().
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/api/call_guard.h"
 #include "spdlog/logger.h"
@@ -52,6 +52,10 @@ class HandlerPool {
   HandlerPool(const HandlerPool&) = delete;
   HandlerPool& operator=(const HandlerPool&) = delete;
 
+  // Queues `task` for a pool thread; UNAVAILABLE when the queue is full or
+  // Stop() began. Streaming reactors post the blocking part of a message
+  // and resume the stream from the task.
+  [[nodiscard]] absl::Status Post(std::function<void()> task);
   // Runs `work` on a pool thread, then finishes the unary call of `context`
   // with its status (mapped by Reply(), logged as `rpc`). Returns the
   // call's reactor.
@@ -73,9 +77,12 @@ class HandlerPool {
   const HandlerPoolOptions options_;
   const CallGuard* const guard_;
   std::shared_ptr<spdlog::logger> log_;
-  absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // std:: rather than absl:: primitives: ThreadSanitizer sees through
+  // libstdc++'s (pthread) but not through Debian's uninstrumented abseil.
+  std::mutex mu_;
+  std::condition_variable work_ready_;
+  std::deque<std::function<void()>> queue_;  // Guarded by mu_.
+  bool stopping_ = false;                    // Guarded by mu_.
   std::vector<std::thread> threads_;
 };
 

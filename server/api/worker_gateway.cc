@@ -24,11 +24,13 @@ class ReportEventsReactor
  public:
   ReportEventsReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
                       scheduler::Scheduler* scheduler, const CallGuard* guard,
+                      HandlerPool* pool,
                       quantd::v1::ReportEventsResponse* response)
       : context_(context),
         log_(log),
         scheduler_(scheduler),
         guard_(guard),
+        pool_(pool),
         response_(response) {
     auto who = guard_->Admit(context, kReportEvents);
     if (!who.ok()) {
@@ -48,13 +50,18 @@ class ReportEventsReactor
       return;
     }
     job_id_ = request_.message.job_id();
-    auto last = scheduler_->ReportEvents(request_.message);
-    if (!last.ok()) {
-      End(last.status());
-      return;
-    }
-    response_->set_last_sequence(*last);
-    StartRead(&request_);
+    // The events are committed on a pool thread; the stream reads its next
+    // message only once they are, so they stay in order.
+    const absl::Status posted = pool_->Post([this] {
+      auto last = scheduler_->ReportEvents(request_.message);
+      if (!last.ok()) {
+        End(last.status());
+        return;
+      }
+      response_->set_last_sequence(*last);
+      StartRead(&request_);
+    });
+    if (!posted.ok()) End(posted);
   }
   void OnDone() override { delete this; }
 
@@ -69,6 +76,7 @@ class ReportEventsReactor
   spdlog::logger* const log_;
   scheduler::Scheduler* const scheduler_;
   const CallGuard* const guard_;
+  HandlerPool* const pool_;
   quantd::v1::ReportEventsResponse* const response_;
   std::optional<CallIdentity> who_;
   std::string job_id_;
@@ -180,7 +188,7 @@ grpc::ServerReadReactor<ParsedRequest<quantd::v1::ReportEventsRequest>>*
 WorkerGatewayImpl::ReportEventsParsed(
     grpc::CallbackServerContext* context,
     quantd::v1::ReportEventsResponse* response) {
-  return new ReportEventsReactor(context, log_.get(), scheduler_, guard_,
+  return new ReportEventsReactor(context, log_.get(), scheduler_, guard_, pool_,
                                  response);
 }
 
