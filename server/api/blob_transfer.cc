@@ -82,34 +82,44 @@ absl::StatusOr<bool> UploadSession::Commit() {
   return result;
 }
 
-DownloadReactor::DownloadReactor(artifacts::BlobStore* blobs, std::string hex,
-                                 uint64_t offset, uint64_t total_size,
-                                 uint32_t chunk_bytes)
-    : blobs_(blobs),
-      hex_(std::move(hex)),
-      offset_(offset),
-      total_size_(total_size),
-      chunk_bytes_(chunk_bytes) {
-  WriteNext();
+DownloadReactor::DownloadReactor(
+    grpc::CallbackServerContext* context, spdlog::logger* log,
+    HandlerPool* pool, artifacts::BlobStore* blobs,
+    std::function<absl::StatusOr<DownloadPlan>()> plan)
+    : context_(context), log_(log), pool_(pool), blobs_(blobs) {
+  const absl::Status posted = pool_->Post([this, plan = std::move(plan)] {
+    auto planned = plan();
+    if (!planned.ok()) {
+      Fail(planned.status());
+      return;
+    }
+    plan_ = std::move(*planned);
+    WriteNext();
+  });
+  if (!posted.ok()) Fail(posted);
+}
+
+void DownloadReactor::Fail(const absl::Status& status) {
+  Finish(Reply(context_, status, *log_, "DownloadArtifact"));
 }
 
 void DownloadReactor::WriteNext() {
   // Always at least one chunk, so even an empty remainder carries the size
   // and hash.
-  if (sent_any_ && offset_ >= total_size_) {
+  if (sent_any_ && plan_.offset >= plan_.total_size) {
     Finish(grpc::Status::OK);
     return;
   }
-  auto data = blobs_->Read(hex_, offset_, chunk_bytes_);
+  auto data = blobs_->Read(plan_.hex, plan_.offset, plan_.chunk_bytes);
   if (!data.ok()) {
     Finish(ToGrpcStatus(data.status()));
     return;
   }
   chunk_.Clear();
-  chunk_.set_offset(offset_);
-  chunk_.set_total_size_bytes(total_size_);
-  chunk_.set_blob(BlobRef(hex_));
-  offset_ += data->size();
+  chunk_.set_offset(plan_.offset);
+  chunk_.set_total_size_bytes(plan_.total_size);
+  chunk_.set_blob(BlobRef(plan_.hex));
+  plan_.offset += data->size();
   *chunk_.mutable_data() = std::move(*data);
   sent_any_ = true;
   StartWrite(&chunk_);
@@ -120,7 +130,8 @@ void DownloadReactor::OnWriteDone(bool ok) {
     Finish(grpc::Status::CANCELLED);
     return;
   }
-  WriteNext();
+  const absl::Status posted = pool_->Post([this] { WriteNext(); });
+  if (!posted.ok()) Fail(posted);
 }
 
 absl::Status CheckDownloadRequest(
@@ -137,7 +148,7 @@ absl::Status CheckDownloadRequest(
   return absl::OkStatus();
 }
 
-absl::StatusOr<DownloadReactor*> StartDownload(
+absl::StatusOr<DownloadPlan> PlanDownload(
     scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
     const scheduler::Caller& caller,
     const quantd::v1::DownloadArtifactRequest& request,
@@ -169,7 +180,7 @@ absl::StatusOr<DownloadReactor*> StartDownload(
       request.chunk_size_bytes() == 0
           ? options.max_chunk_bytes
           : std::min(request.chunk_size_bytes(), options.max_chunk_bytes);
-  return new DownloadReactor(blobs, hex, request.offset(), size, chunk);
+  return DownloadPlan{hex, request.offset(), size, chunk};
 }
 
 UploadBlobReactor::UploadBlobReactor(grpc::CallbackServerContext* context,
@@ -242,6 +253,11 @@ void UploadBlobReactor::End(const absl::Status& status) {
 }
 
 void UploadBlobReactor::OnReadDone(bool ok) {
+  const absl::Status posted = guard_.pool->Post([this, ok] { Step(ok); });
+  if (!posted.ok()) End(posted);
+}
+
+void UploadBlobReactor::Step(bool ok) {
   absl::Status status = ok ? Handle() : Complete();
   if (ok && status.ok()) {
     StartRead(&chunk_);
@@ -255,13 +271,14 @@ UploadArtifactReactor::UploadArtifactReactor(
     grpc::CallbackServerContext* context, spdlog::logger* log,
     scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
     TransferOptions options, quantd::v1::UploadArtifactResponse* response,
-    const CallGuard* guard)
+    const CallGuard* guard, HandlerPool* pool)
     : context_(context),
       log_(log),
       scheduler_(scheduler),
       session_(blobs, options.max_upload_bytes),
       response_(response),
-      guard_(guard) {
+      guard_(guard),
+      pool_(pool) {
   auto who = guard_->Admit(context, kUploadArtifact);
   if (!who.ok()) {
     Finish(Reply(context_, who.status(), *log_, "UploadArtifact"));
@@ -306,11 +323,20 @@ absl::Status UploadArtifactReactor::Complete() {
 }
 
 void UploadArtifactReactor::OnReadDone(bool ok) {
+  const absl::Status posted = pool_->Post([this, ok] { Step(ok); });
+  if (!posted.ok()) End(posted);
+}
+
+void UploadArtifactReactor::Step(bool ok) {
   absl::Status status = ok ? Handle() : Complete();
   if (ok && status.ok()) {
     StartRead(&chunk_);
     return;
   }
+  End(status);
+}
+
+void UploadArtifactReactor::End(const absl::Status& status) {
   const absl::Status out =
       guard_->Conclude(kUploadArtifact, *who_, header_.job_id(), status,
                        Subject::kPlain, header_.artifact().name());

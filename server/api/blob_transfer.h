@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "quantd/v1/jobs.pb.h"
 #include "quantd/v1/worker.pb.h"
 #include "server/api/call_guard.h"
+#include "server/api/handler_pool.h"
 #include "server/api/parsed_request.h"
 #include "server/artifacts/blob_store.h"
 #include "server/scheduler/scheduler.h"
@@ -73,27 +75,16 @@ class UploadSession {
 struct UploadGuard {
   const CallGuard* guard = nullptr;
   tenancy::TenantStorage* storage = nullptr;
+  // Where each message's work (quota checks, writes, the commit) runs.
+  HandlerPool* pool = nullptr;
 };
 
-class DownloadReactor
-    : public grpc::ServerWriteReactor<quantd::v1::DownloadArtifactChunk> {
- public:
-  // Streams `hex` from `offset`; the caller resolved and checked both.
-  DownloadReactor(artifacts::BlobStore* blobs, std::string hex, uint64_t offset,
-                  uint64_t total_size, uint32_t chunk_bytes);
-  void OnWriteDone(bool ok) override;
-  void OnDone() override { delete this; }
-
- private:
-  void WriteNext();
-
-  artifacts::BlobStore* const blobs_;
-  const std::string hex_;
-  uint64_t offset_;
-  const uint64_t total_size_;
-  const uint32_t chunk_bytes_;
-  bool sent_any_ = false;
-  quantd::v1::DownloadArtifactChunk chunk_;
+// What a download streams, resolved from its request.
+struct DownloadPlan {
+  std::string hex;
+  uint64_t offset = 0;
+  uint64_t total_size = 0;
+  uint32_t chunk_bytes = 0;
 };
 
 // The request names what to download: `blob`, or `job_id` and `name`
@@ -101,13 +92,38 @@ class DownloadReactor
 [[nodiscard]] absl::Status CheckDownloadRequest(
     const quantd::v1::DownloadArtifactRequest& request);
 
-// Resolves a DownloadArtifactRequest to (hex, size, offset, chunk size) and
-// returns the reactor, or an error for the caller to finish with.
-absl::StatusOr<DownloadReactor*> StartDownload(
+// Resolves a DownloadArtifactRequest to (hex, size, offset, chunk size):
+// store and blob reads, so it runs on a pool thread.
+[[nodiscard]] absl::StatusOr<DownloadPlan> PlanDownload(
     scheduler::Scheduler* scheduler, artifacts::BlobStore* blobs,
     const scheduler::Caller& caller,
     const quantd::v1::DownloadArtifactRequest& request,
     const TransferOptions& options);
+
+// Streams a blob. The plan (permission checks, store reads) and every
+// chunk's read run on `pool`, never on a gRPC callback thread; a failed
+// plan finishes the call with its status.
+class DownloadReactor
+    : public grpc::ServerWriteReactor<quantd::v1::DownloadArtifactChunk> {
+ public:
+  DownloadReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
+                  HandlerPool* pool, artifacts::BlobStore* blobs,
+                  std::function<absl::StatusOr<DownloadPlan>()> plan);
+  void OnWriteDone(bool ok) override;
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext();
+  void Fail(const absl::Status& status);
+
+  grpc::CallbackServerContext* const context_;
+  spdlog::logger* const log_;
+  HandlerPool* const pool_;
+  artifacts::BlobStore* const blobs_;
+  DownloadPlan plan_;
+  bool sent_any_ = false;
+  quantd::v1::DownloadArtifactChunk chunk_;
+};
 
 // Client-stream reactors read ParsedRequest (parsed_request.h): a message
 // that does not parse ends the call with INVALID_ARGUMENT.
@@ -124,6 +140,7 @@ class UploadBlobReactor : public grpc::ServerReadReactor<
   void OnDone() override { delete this; }
 
  private:
+  void Step(bool ok);
   absl::Status Handle();
   absl::Status Begin(const quantd::v1::UploadBlobHeader& header);
   absl::Status Complete();
@@ -150,11 +167,13 @@ class UploadArtifactReactor
                         spdlog::logger* log, scheduler::Scheduler* scheduler,
                         artifacts::BlobStore* blobs, TransferOptions options,
                         quantd::v1::UploadArtifactResponse* response,
-                        const CallGuard* guard);
+                        const CallGuard* guard, HandlerPool* pool);
   void OnReadDone(bool ok) override;
   void OnDone() override { delete this; }
 
  private:
+  void Step(bool ok);
+  void End(const absl::Status& status);
   absl::Status Handle();
   absl::Status Complete();
 
@@ -164,6 +183,7 @@ class UploadArtifactReactor
   UploadSession session_;
   quantd::v1::UploadArtifactResponse* const response_;
   const CallGuard* const guard_;
+  HandlerPool* const pool_;
   std::optional<CallIdentity> who_;
   ParsedRequest<quantd::v1::UploadArtifactChunk> chunk_;
   quantd::v1::UploadArtifactHeader header_;

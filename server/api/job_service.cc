@@ -114,24 +114,28 @@ grpc::ServerWriteReactor<quantd::v1::JobEvent>* JobServiceImpl::WatchJob(
   };
   auto who = parts_.guard->Admit(context, kWatchJob, request);
   if (!who.ok()) return refuse(who.status());
-  auto job =
-      scheduler_->Get(parts_.guard->Viewer(who->principal), request->id());
-  if (!job.ok()) {
-    return refuse(parts_.guard->Conclude(kWatchJob, *who, request->id(),
-                                         job.status(), Subject::kJob));
-  }
-  if (request->after_sequence() > job->last_sequence()) {
-    return refuse(absl::OutOfRangeError(absl::StrCat(
-        "after_sequence: ", request->after_sequence(),
-        " is beyond the job's last sequence ", job->last_sequence())));
-  }
-  const bool terminal = job->state() >= quantd::v1::JOB_STATE_SUCCEEDED;
-  if (terminal && request->after_sequence() == job->last_sequence()) {
+  // The job lookup reads the store: on the pool, as the stream's reads.
+  WatchOpening opening = [this, who = *who, id = request->id(),
+                          after = request->after_sequence()]()
+      -> absl::StatusOr<std::optional<uint64_t>> {
+    auto job = scheduler_->Get(parts_.guard->Viewer(who.principal), id);
+    if (!job.ok()) {
+      return parts_.guard->Conclude(kWatchJob, who, id, job.status(),
+                                    Subject::kJob);
+    }
+    if (after > job->last_sequence()) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "after_sequence: ", after, " is beyond the job's last sequence ",
+          job->last_sequence()));
+    }
+    const bool terminal = job->state() >= quantd::v1::JOB_STATE_SUCCEEDED;
     // The terminal event was already delivered: nothing more will come.
-    return new ErrorWriter<quantd::v1::JobEvent>(grpc::Status::OK);
-  }
-  return new WatchReactor(scheduler_, parts_.hub, watch_, request->id(),
-                          request->after_sequence());
+    if (terminal && after == job->last_sequence()) return std::nullopt;
+    return after;
+  };
+  return new WatchReactor(context, log_.get(), scheduler_, parts_.hub,
+                          parts_.store_pool, watch_, request->id(),
+                          std::move(opening));
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListArtifacts(
@@ -196,21 +200,24 @@ JobServiceImpl::DownloadArtifact(
   if (!who.ok()) return refuse(who.status());
   absl::Status shape = CheckDownloadRequest(*request);
   if (!shape.ok()) return refuse(shape);
-  absl::Status allowed = CheckDownload(context, *who, *request);
-  if (!allowed.ok()) return refuse(allowed);
-  auto reactor =
-      StartDownload(scheduler_, blobs_, parts_.guard->Viewer(who->principal),
-                    *request, transfer_);
-  if (reactor.ok()) return *reactor;
-  return refuse(reactor.status());
+  // The permission check and the plan read the store: on the pool.
+  return new DownloadReactor(
+      context, log_.get(), parts_.store_pool, blobs_,
+      [=, this, who = *who,
+       request = *request]() -> absl::StatusOr<DownloadPlan> {
+        QUANTD_RETURN_IF_ERROR(CheckDownload(context, who, request));
+        return PlanDownload(scheduler_, blobs_,
+                            parts_.guard->Viewer(who.principal), request,
+                            transfer_);
+      });
 }
 
 grpc::ServerReadReactor<ParsedRequest<quantd::v1::UploadBlobChunk>>*
 JobServiceImpl::UploadBlobParsed(grpc::CallbackServerContext* context,
                                  quantd::v1::UploadBlobResponse* response) {
-  return new UploadBlobReactor(context, log_.get(), scheduler_, blobs_,
-                               transfer_, response,
-                               UploadGuard{parts_.guard, parts_.storage});
+  return new UploadBlobReactor(
+      context, log_.get(), scheduler_, blobs_, transfer_, response,
+      UploadGuard{parts_.guard, parts_.storage, parts_.store_pool});
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(

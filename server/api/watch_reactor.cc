@@ -6,18 +6,52 @@
 
 namespace quantd::api {
 
-WatchReactor::WatchReactor(scheduler::Scheduler* scheduler, EventHub* hub,
+WatchReactor::WatchReactor(grpc::CallbackServerContext* context,
+                           spdlog::logger* log, scheduler::Scheduler* scheduler,
+                           EventHub* hub, HandlerPool* pool,
                            WatchOptions options, std::string job_id,
-                           uint64_t after_sequence)
-    : scheduler_(scheduler),
+                           WatchOpening opening)
+    : context_(context),
+      log_(log),
+      scheduler_(scheduler),
       hub_(hub),
+      pool_(pool),
       options_(options),
-      job_id_(std::move(job_id)),
-      last_accepted_(after_sequence) {
+      job_id_(std::move(job_id)) {
+  const absl::Status posted =
+      pool_->Post([this, opening = std::move(opening)] { Open(opening); });
+  if (!posted.ok()) End(Reply(context_, posted, *log_, "WatchJob"));
+}
+
+void WatchReactor::Open(const WatchOpening& opening) {
+  const absl::StatusOr<std::optional<uint64_t>> start = opening();
+  if (!start.ok()) {
+    End(Reply(context_, start.status(), *log_, "WatchJob"));
+    return;
+  }
+  if (!start->has_value()) {
+    End(grpc::Status::OK);
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    last_accepted_ = **start;
+  }
   // Subscribe before the first store read so no event committed in between
-  // is missed; duplicates are dropped by sequence number.
+  // is missed; duplicates are dropped by sequence number. The opening still
+  // holds the turn (reading_), so the first read is this thread's.
   hub_->Subscribe(job_id_, this);
-  Pump();
+  ReadAndPump();
+}
+
+void WatchReactor::End(const grpc::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+    reading_ = false;
+  }
+  Finish(status);
 }
 
 bool WatchReactor::AcceptLocked(const quantd::v1::JobEvent& event) {
@@ -103,20 +137,22 @@ void WatchReactor::Pump() {
       case Action::kFinishCancelled:
         Finish(grpc::Status::CANCELLED);
         return;
-      case Action::kRead:
-        break;
-    }
-    grpc::Status status = ReadStore();
-    if (!status.ok()) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (finished_) return;
-        finished_ = true;
+      case Action::kRead: {
+        const absl::Status posted = pool_->Post([this] { ReadAndPump(); });
+        if (!posted.ok()) End(ToGrpcStatus(posted));
+        return;
       }
-      Finish(status);
-      return;
     }
   }
+}
+
+void WatchReactor::ReadAndPump() {
+  const grpc::Status status = ReadStore();
+  if (!status.ok()) {
+    End(status);
+    return;
+  }
+  Pump();
 }
 
 grpc::Status WatchReactor::ReadStore() {

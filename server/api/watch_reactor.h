@@ -5,21 +5,30 @@
 // re-reads the store from its position on the next write completion, so a
 // watcher never slows the scheduler and never sees a gap or a duplicate.
 //
+// Its store reads (the opening check that the caller may see the job, and
+// every catch-up read) run on a HandlerPool thread, never on a gRPC callback
+// thread.
+//
 // Ownership: gRPC owns the reactor; it deletes itself in OnDone().
 // Thread-safety: internal, under mu_.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_callback.h"
 #include "quantd/v1/jobs.pb.h"
 #include "server/api/event_hub.h"
+#include "server/api/handler_pool.h"
 #include "server/scheduler/scheduler.h"
+#include "spdlog/logger.h"
 
 namespace quantd::api {
 
@@ -30,14 +39,19 @@ struct WatchOptions {
   uint32_t read_batch = 128;
 };
 
+// Where a watch starts, decided on the pool: the sequence after which
+// events are sent, nullopt when nothing more will come (the terminal event
+// was delivered), or the error the call ends with.
+using WatchOpening = std::function<absl::StatusOr<std::optional<uint64_t>>()>;
+
 class WatchReactor : public grpc::ServerWriteReactor<quantd::v1::JobEvent>,
                      public EventSubscriber {
  public:
-  // Starts the stream for a job the caller may see; `after_sequence` was
-  // checked against the job's last sequence.
-  WatchReactor(scheduler::Scheduler* scheduler, EventHub* hub,
-               WatchOptions options, std::string job_id,
-               uint64_t after_sequence);
+  // Runs `opening` on `pool`, then streams from where it says.
+  WatchReactor(grpc::CallbackServerContext* context, spdlog::logger* log,
+               scheduler::Scheduler* scheduler, EventHub* hub,
+               HandlerPool* pool, WatchOptions options, std::string job_id,
+               WatchOpening opening);
 
   void OnEvents(const std::vector<quantd::v1::JobEvent>& events) override;
   void OnWriteDone(bool ok) override;
@@ -53,17 +67,24 @@ class WatchReactor : public grpc::ServerWriteReactor<quantd::v1::JobEvent>,
   // Appends events that continue the sequence; returns false on overflow.
   bool AcceptLocked(const quantd::v1::JobEvent& event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reads the store after last_accepted_ into the buffer.
+  void Open(const WatchOpening& opening);
+  // Reads the store after last_accepted_ into the buffer, then pumps on.
+  void ReadAndPump();
   grpc::Status ReadStore();
+  // Ends the call with `status` unless it already ended.
+  void End(const grpc::Status& status);
 
+  grpc::CallbackServerContext* const context_;
+  spdlog::logger* const log_;
   scheduler::Scheduler* const scheduler_;
   EventHub* const hub_;
+  HandlerPool* const pool_;
   const WatchOptions options_;
   const std::string job_id_;
 
   absl::Mutex mu_;
   // Sequence of the newest event written or buffered.
-  uint64_t last_accepted_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_accepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<quantd::v1::JobEvent> buffer_ ABSL_GUARDED_BY(mu_);
   // Events that arrived ahead of a missing one (concurrent commits publish
   // out of order), by sequence.
@@ -74,7 +95,8 @@ class WatchReactor : public grpc::ServerWriteReactor<quantd::v1::JobEvent>,
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   // Only the party that set writing_ or reading_ may act; the other waits.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  // The opening holds the turn until the stream starts.
+  bool reading_ ABSL_GUARDED_BY(mu_) = true;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool terminal_written_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -197,7 +197,7 @@ WorkerGatewayImpl::UploadArtifactParsed(
     grpc::CallbackServerContext* context,
     quantd::v1::UploadArtifactResponse* response) {
   return new UploadArtifactReactor(context, log_.get(), scheduler_, blobs_,
-                                   transfer_, response, guard_);
+                                   transfer_, response, guard_, pool_);
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayImpl::CompleteJob(
