@@ -76,6 +76,25 @@ void CheckOmniQuant(const ParamValues& values, const SchemeFacts& scheme) {
   }
 }
 
+void CheckGptq(const ParamValues& values, const SchemeFacts& scheme) {
+  if (scheme.weights.observer != "minmax" &&
+      scheme.weights.observer != "running_minmax") {
+    throw ContractError("scheme.weights.observer",
+                        "gptq takes each group's range from its min/max; "
+                        "observer '" +
+                            scheme.weights.observer + "' is not supported");
+  }
+  auto static_groups = values.find("static_groups");
+  if (BoolOf(values, "act_order") &&
+      scheme.weights.granularity == Granularity::kPerGroup &&
+      static_groups != values.end() && !std::get<bool>(static_groups->second)) {
+    throw ContractError("method_params.static_groups",
+                        "act_order with per-group weights needs static "
+                        "groups (they stay contiguous in the original column "
+                        "order, as the exports store them)");
+  }
+}
+
 std::vector<MethodEntry> BuildCatalogue() {
   return {
       {"rtn", "round-to-nearest with MinMax ranges (baseline)", Common()},
@@ -97,6 +116,10 @@ std::vector<MethodEntry> BuildCatalogue() {
                      "tokens of the statistics batch the loss averages"),
              Integer("search_batch", 1, 1024, 8,
                      "threshold candidates evaluated together"),
+             Integer("max_candidates", 0, 1e7, 0,
+                     "cap on the threshold grid's size (0: none, as the "
+                     "reference code; down_proj sites with massive "
+                     "activations have thousands of candidates)"),
              Bool("up_down", false,
                   "also scale the LLaMA up_proj -> down_proj pair"),
              Bool("shift", true,
@@ -140,6 +163,22 @@ std::vector<MethodEntry> BuildCatalogue() {
                   "also quantize Q, K and V per (head, token), as the "
                   "reference's W4A4/W6A6 runs do")}),
        CheckOmniQuant},
+      {"gptq",
+       "GPTQ: second-order weight rounding with error feedback, Linear by "
+       "Linear (weights only; activations as RTN)",
+       With({Number("dampening_percent", 0.0, 100.0, 0.01,
+                    "diagonal dampening as a fraction of mean(diag H); "
+                    "raised tenfold while H is not positive definite"),
+             Integer("block_size", 1, 1e6, 128,
+                     "columns per lazy batch update (speed only; the "
+                     "result does not depend on it)"),
+             Bool("act_order", false,
+                  "quantize columns by decreasing diag(H) (desc_act)"),
+             Bool("static_groups", std::nullopt,
+                  "per-group (delta, zp) from the weight before the sweep "
+                  "(default: on with act_order, which needs it, off "
+                  "otherwise)")}),
+       CheckGptq},
   };
 }
 

@@ -59,7 +59,7 @@ struct SchemeFacts {
 };
 
 struct MethodEntry {
-  std::string name;     // "rtn", "smoothquant", "os", "osplus", "omniquant"
+  std::string name;     // "rtn", "smoothquant", "osplus", "gptq", ...
   std::string summary;  // One line.
   std::vector<ParamSpec> params;  // The common ones included.
   // Throws ContractError naming method_params.<key>; may be null.
@@ -70,7 +70,7 @@ struct MethodEntry {
 std::span<const MethodEntry> MethodCatalogue();
 // Null for an unknown name.
 const MethodEntry* FindMethodEntry(std::string_view name);
-// "rtn, smoothquant, os, osplus, omniquant"
+// "rtn, smoothquant, os, osplus, omniquant, gptq": the catalogue's order.
 std::string MethodNames();
 
 // Checks `method` and `params` (a JSON object's members; `params_is_object`

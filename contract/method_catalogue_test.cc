@@ -35,7 +35,7 @@ std::string Refusal(std::string_view method,
 }
 
 TEST(MethodCatalogueTest, ListsEveryMethodWithItsParameters) {
-  EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus, omniquant");
+  EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus, omniquant, gptq");
   for (const MethodEntry& entry : MethodCatalogue()) {
     EXPECT_FALSE(entry.summary.empty()) << entry.name;
     ASSERT_FALSE(entry.params.empty()) << entry.name;
@@ -44,7 +44,7 @@ TEST(MethodCatalogueTest, ListsEveryMethodWithItsParameters) {
       EXPECT_FALSE(spec.help.empty()) << entry.name << "." << spec.key;
     }
   }
-  EXPECT_EQ(FindMethodEntry("gptq"), nullptr);
+  EXPECT_EQ(FindMethodEntry("no_such_method"), nullptr);
 }
 
 TEST(MethodCatalogueTest, FillsDefaultsWithTheirTypes) {
@@ -69,7 +69,8 @@ TEST(MethodCatalogueTest, RefusalsNameTheField) {
               HasSubstr("method_params.up_down | must be true or false"));
   EXPECT_THAT(Refusal("osplus", {{"search_tokens", Number(1.5, "1.5")}}),
               HasSubstr("must be an integer"));
-  EXPECT_THAT(Refusal("gptq", {}), HasSubstr("method | unknown method"));
+  EXPECT_THAT(Refusal("no_such_method", {}),
+              HasSubstr("method | unknown method"));
   try {
     CheckMethodParams("rtn", {}, Facts("w8a8"), /*params_is_object=*/false);
     FAIL();

@@ -4,6 +4,7 @@
 #include "client/quantctl/flag_values.h"
 #include "client/quantctl/proto_names.h"
 #include "common/status.h"
+#include "contract/method_catalogue.h"
 
 namespace quantd::client {
 namespace {
@@ -113,7 +114,7 @@ absl::Status FillMethod(const SubmitFlags& flags, SubmitPlan* plan) {
   quantd::v1::JobSpec& spec = *plan->request.mutable_spec();
   if (flags.method.empty()) {
     return InvalidFieldError(
-        "--method", "required (rtn, smoothquant, os, osplus, omniquant)");
+        "--method", absl::StrCat("required (", contract::MethodNames(), ")"));
   }
   spec.set_method(flags.method);
   QUANTD_ASSIGN_OR_RETURN(*spec.mutable_scheme(), BuildScheme(flags.scheme));

@@ -12,6 +12,7 @@
 #include "client/quantctl/spec_flags.h"
 #include "common/ids.h"
 #include "contract/export_format.h"
+#include "contract/method_catalogue.h"
 
 namespace quantd::client {
 namespace {
@@ -67,8 +68,7 @@ void AddJobFlags(CLI::App& app, SubmitOptions& options) {
                  "model: path (.gguf file or HF directory), file:// URI or "
                  "sha256: blob")
       ->required();
-  app.add_option("--method", flags.method,
-                 "rtn, smoothquant, os, osplus, omniquant");
+  app.add_option("--method", flags.method, contract::MethodNames());
   // One value per occurrence, so a repeatable flag never swallows MODEL.
   app.add_option("--param", flags.params,
                  "method parameter key=value (JSON values), repeatable")

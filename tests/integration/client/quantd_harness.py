@@ -68,7 +68,8 @@ class FakeWorker:
             devices=[worker_pb2.Device(name="cuda:0", model="Fake GPU",
                                        memory_bytes=80 << 30)],
             host_memory_bytes=256 << 30, engine_version="fake-0",
-            methods=["rtn", "smoothquant", "os", "osplus", "omniquant"],
+            methods=["rtn", "smoothquant", "os", "osplus", "omniquant",
+                     "gptq"],
             max_concurrent_jobs=8)
         self._gateway.RegisterWorker(worker_pb2.RegisterWorkerRequest(
             worker_id=worker_id, capabilities=capabilities), timeout=10)

@@ -1,5 +1,5 @@
 // The MethodInfo of each built-in method, one per method file (rtn.cc,
-// smoothquant.cc, os.cc, osplus.cc, omniquant.cc). Only registry.cc
+// smoothquant.cc, os.cc, osplus.cc, omniquant.cc, gptq.cc). Only registry.cc
 // includes this.
 #pragma once
 
@@ -12,5 +12,6 @@ MethodInfo SmoothQuantMethodInfo();
 MethodInfo OsMethodInfo();
 MethodInfo OsPlusMethodInfo();
 MethodInfo OmniQuantMethodInfo();
+MethodInfo GptqMethodInfo();
 
 }  // namespace quantd::engine::methods

@@ -23,8 +23,9 @@ MethodInfo BindMethod(
 
 std::span<const MethodInfo> Methods() {
   static const std::vector<MethodInfo> kMethods = {
-      RtnMethodInfo(), SmoothQuantMethodInfo(), OsMethodInfo(),
-      OsPlusMethodInfo(), OmniQuantMethodInfo()};
+      RtnMethodInfo(),    SmoothQuantMethodInfo(), OsMethodInfo(),
+      OsPlusMethodInfo(), OmniQuantMethodInfo(),   GptqMethodInfo(),
+  };
   return kMethods;
 }
 
