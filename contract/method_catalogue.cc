@@ -112,8 +112,9 @@ std::vector<MethodEntry> BuildCatalogue() {
       {"osplus",
        "Outlier Suppression+: channel-wise shifting and scaling with a "
        "searched outlier threshold",
-       With({Integer("search_tokens", 1, 1e7, 4096,
-                     "tokens of the statistics batch the loss averages"),
+       With({Integer("search_tokens", 0, 1e7, 4096,
+                     "tokens of the statistics batch the loss averages (0: "
+                     "all of them, as the reference code does)"),
              Integer("search_batch", 1, 1024, 8,
                      "threshold candidates evaluated together"),
              Integer("max_candidates", 0, 1e7, 0,

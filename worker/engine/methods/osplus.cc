@@ -6,11 +6,19 @@
 // into up_proj's already-quantized rows. Standard (per-tensor) and
 // fine-grained (per-token / per-group) settings both come from the scheme.
 //
-// Departures from the reference code, on purpose: the search runs block by
-// block on the quantized stream (the reference quantizes earlier layers as
-// it goes, which is the same order), the loss is averaged over a
-// deterministic token subsample (method_params.search_tokens; whole
-// sequences for attention), and candidates are evaluated several at a time.
+// Relation to the reference code (docs/OSPLUS-FIDELITY.md): the search runs
+// block by block on the quantized stream (the reference quantizes earlier
+// layers as it goes, which is the same order) and candidates are evaluated
+// several at a time; the objective, grid, lower bounds and quantizers in the
+// loss are the reference's (checked site by site against an independent
+// reference, tests/reference/osplus). Departures, each a method parameter
+// with the reference's behaviour selectable: the loss may average a fixed
+// uniform token subsample (search_tokens; 0 = every token, as the
+// reference; whole sequences for attention), and the up→down pair is off
+// unless up_down is set. QUANTD_OSPLUS_DUMP_DIR=DIR in the environment
+// dumps every search (ThresholdSearch::Dump) under DIR/blocks.<i>.<site>.
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "worker/engine/methods/block_session.h"
@@ -33,11 +41,18 @@ class OsPlusMethod : public Method {
   explicit OsPlusMethod(const MethodParams& params)
       : search_tokens_(params.Integer("search_tokens")),
         search_batch_(params.Integer("search_batch")),
+        max_candidates_(params.Integer("max_candidates")),
         up_down_(params.Bool("up_down")),
         shift_(params.Bool("shift")),
         token_clipping_(params.Bool("token_clipping")),
         lower_bound_(params.Has("lower_bound") ? params.Number("lower_bound")
-                                               : -1.0) {}
+                                               : -1.0) {
+    // A debugging aid, not a job parameter: every site's search inputs and
+    // L(t) curve, for tests/reference/osplus.
+    if (const char* dir = std::getenv("QUANTD_OSPLUS_DUMP_DIR")) {
+      dump_dir_ = dir;
+    }
+  }
 
   BlockOutcome QuantizeBlock(model::Block& block, const BlockInputs& inputs,
                              const MethodContext& context) override {
@@ -110,8 +125,26 @@ class OsPlusMethod : public Method {
     input.lower_bound = lower_bound_ > 0.0 ? lower_bound_ : default_lower_bound;
     input.search_tokens = search_tokens_;
     input.candidates_per_batch = search_batch_;
+    input.max_candidates = max_candidates_;
     input.contexts = session.context().contexts;
-    return ThresholdSearch(std::move(input)).Run();
+    ThresholdSearch search(std::move(input));
+    ThresholdChoice choice = search.Run();
+    if (!dump_dir_.empty()) {
+      search.Dump(choice, dump_dir_ / session.FigureName(site.name),
+                  DumpContext(session));
+    }
+    return choice;
+  }
+
+  // What the reference needs besides the search's own inputs.
+  static nlohmann::json DumpContext(BlockSession& session) {
+    const io::ModelConfig& config = session.context().model->config();
+    return {{"block", session.block().index()},
+            {"num_heads", config.num_heads},
+            {"num_kv_heads", config.num_kv_heads},
+            {"head_dim", config.head_dim},
+            {"rope_theta", config.rope_theta},
+            {"hidden_act", config.hidden_act}};
   }
 
   static void Report(BlockSession& session, const model::InputSite& site,
@@ -127,10 +160,12 @@ class OsPlusMethod : public Method {
 
   int64_t search_tokens_;
   int64_t search_batch_;
+  int64_t max_candidates_;
   bool up_down_;
   bool shift_;
   bool token_clipping_;
   double lower_bound_;
+  std::filesystem::path dump_dir_;
 };
 
 }  // namespace

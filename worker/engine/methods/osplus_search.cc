@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <fstream>
 #include <limits>
 #include <string>
 
@@ -11,6 +13,9 @@
 
 namespace quantd::engine::methods {
 namespace {
+
+// Seed of the token subsample (a fixed draw: the search is deterministic).
+constexpr uint64_t kSampleSeed = 0x05a1b5;
 
 // Per-candidate (Δ, zp) of per-tensor ranges [lo_k, hi_k], [K] each.
 quant::QParams CandidateQParams(const at::Tensor& lo, const at::Tensor& hi,
@@ -54,6 +59,59 @@ std::vector<model::Linear> Selectors(const std::vector<int64_t>& sizes,
   return selectors;
 }
 
+const char* SiteFunctionKindName(SiteFunctionKind kind) {
+  switch (kind) {
+    case SiteFunctionKind::kLinear:
+      return "linear";
+    case SiteFunctionKind::kElementwise:
+      return "elementwise";
+    case SiteFunctionKind::kAttention:
+      return "attention";
+  }
+  return "unknown";
+}
+
+// The quantizer as the reference re-implements it: grid, eps, how the
+// range is formed and over which rows.
+nlohmann::json QuantConfigJson(const quant::QuantConfig& config) {
+  const quant::QParamsRule rule = quant::RuleOf(config);
+  return {{"enabled", config.enabled},
+          {"bits", config.bits},
+          {"symmetric", config.symmetric},
+          {"include_zero", config.include_zero},
+          {"granularity", quant::GranularityName(config.granularity)},
+          {"group_size", config.group_size},
+          {"qmin", rule.qmin},
+          {"qmax", rule.qmax},
+          {"eps", static_cast<double>(rule.eps)}};
+}
+
+// A little-endian NumPy .npy file (format 1.0) of a float32 or int64
+// tensor, C order.
+void WriteNpy(const std::filesystem::path& path, const at::Tensor& tensor) {
+  const bool integer = tensor.scalar_type() == at::kLong;
+  at::Tensor data =
+      tensor.to(at::kCPU, integer ? at::kLong : at::kFloat).contiguous();
+  std::string shape;
+  for (int64_t size : data.sizes()) shape += std::to_string(size) + ", ";
+  std::string header = std::string("{'descr': '") + (integer ? "<i8" : "<f4") +
+                       "', 'fortran_order': False, 'shape': (" + shape + "), }";
+  // Magic (6) + version (2) + length (2) + header + '\n', a multiple of 64.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t length = static_cast<uint16_t>(header.size());
+  const char length_bytes[2] = {static_cast<char>(length & 0xff),
+                                static_cast<char>(length >> 8)};
+  out.write(length_bytes, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(static_cast<const char*>(data.data_ptr()),
+            static_cast<std::streamsize>(data.nbytes()));
+  if (!out) throw MethodError("OS+ search dump: cannot write " + path.string());
+}
+
 }  // namespace
 
 SiteFunctionKind SiteFunctionKindOf(const model::InputSite& site) {
@@ -65,10 +123,14 @@ SiteFunctionKind SiteFunctionKindOf(const model::InputSite& site) {
 }
 
 std::vector<double> CandidateThresholds(double a_plus, double a_minus,
-                                        double lower_bound) {
+                                        double lower_bound,
+                                        int64_t max_candidates) {
   const double t_max = std::max(-a_minus, a_plus);
   if (!(t_max >= lower_bound)) return {};
-  const double count = std::max(100.0, std::floor(a_plus / 0.5));
+  double count = std::max(100.0, std::floor(a_plus / 0.5));
+  if (max_candidates > 0) {
+    count = std::min(count, static_cast<double>(max_candidates));
+  }
   const double step = (t_max - lower_bound) / count;
   if (!(step > 0.0)) return {t_max};
   std::vector<double> thresholds;
@@ -97,7 +159,8 @@ ThresholdSearch::ThresholdSearch(ThresholdSearchInput input)
   const double a_plus = std::max(channel_max_.max().item<double>(), 0.0);
   const double a_minus = std::min(channel_min_.min().item<double>(), 0.0);
   t_max_ = std::max(-a_minus, a_plus);
-  thresholds_ = CandidateThresholds(a_plus, a_minus, input_.lower_bound);
+  thresholds_ = CandidateThresholds(a_plus, a_minus, input_.lower_bound,
+                                    input_.max_candidates);
   std::vector<at::Tensor> weights, biases;
   for (const model::Linear& layer : input_.consumers) {
     weights.push_back(layer.weight);
@@ -116,19 +179,37 @@ void ThresholdSearch::PrepareSample() {
   if (kind_ == SiteFunctionKind::kAttention) {
     // Whole sequences: attention mixes the tokens of a sequence.
     const int64_t seq = x.size(1);
-    const int64_t sequences = std::clamp<int64_t>(
-        (input_.search_tokens + seq - 1) / seq, 1, x.size(0));
+    const int64_t sequences =
+        input_.search_tokens <= 0
+            ? x.size(0)
+            : std::clamp<int64_t>((input_.search_tokens + seq - 1) / seq, 1,
+                                  x.size(0));
     sample_ = x.narrow(0, 0, sequences).contiguous();
+    sample_index_ = at::arange(sequences * seq, at::kLong);
     selectors_ = Selectors(out_sizes_, /*per_feature=*/false);
     reference_ = input_.block->SiteForward(site, sample_, input_.consumers,
                                            input_.contexts->For(sequences));
   } else {
     // Evenly spaced tokens.
     const int64_t tokens = flat.size(0);
-    const int64_t n = std::clamp<int64_t>(input_.search_tokens, 1, tokens);
-    at::Tensor index = at::div(at::arange(n, at::kLong) * tokens, n,
-                               /*rounding_mode=*/"floor");
-    sample_ = flat.index_select(0, index.to(flat.device()));
+    const int64_t n =
+        input_.search_tokens <= 0
+            ? tokens
+            : std::clamp<int64_t>(input_.search_tokens, 1, tokens);
+    at::Tensor index = at::arange(tokens, at::kLong);
+    if (n < tokens) {
+      // A seeded uniform draw without replacement, kept in token order. An
+      // evenly spaced subsample aliases with the window length: whenever
+      // its stride divides the window, every window's first token (where
+      // LLaMA-family models put their massive activations) is taken, and
+      // those tokens weigh stride times too much in the loss.
+      at::Generator generator = at::detail::createCPUGenerator(kSampleSeed);
+      index = std::get<0>(
+          at::randperm(tokens, generator, at::kLong).narrow(0, 0, n).sort());
+    }
+    sample_index_ = index;
+    sample_ =
+        n == tokens ? flat : flat.index_select(0, index.to(flat.device()));
     if (kind_ == SiteFunctionKind::kLinear) {
       reference_ = at::matmul(sample_, weight_cat_.t());
     } else {
@@ -268,6 +349,7 @@ ThresholdChoice ThresholdSearch::Run() const {
     choice.threshold = t_max_;
     choice.scale = at::ones_like(channel_max_);
     choice.loss_before = choice.loss_after = Losses(t, 1).front();
+    choice.losses = {choice.loss_before};
     return choice;
   }
   std::vector<double> losses = Losses(thresholds_, input_.candidates_per_batch);
@@ -284,7 +366,42 @@ ThresholdChoice ThresholdSearch::Run() const {
   choice.loss_before = losses.front();
   choice.loss_after = losses[best_index];
   choice.candidates = static_cast<int64_t>(losses.size());
+  choice.losses = std::move(losses);
   return choice;
+}
+
+void ThresholdSearch::Dump(const ThresholdChoice& choice,
+                           const std::filesystem::path& dir,
+                           const nlohmann::json& extra) const {
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> consumer_names = input_.site->consumers;
+  nlohmann::json meta = {
+      {"site", input_.site->name},
+      {"kind", SiteFunctionKindName(kind_)},
+      {"consumers", consumer_names},
+      {"out_sizes", out_sizes_},
+      {"has_bias", bias_cat_.defined()},
+      {"lower_bound", input_.lower_bound},
+      {"search_tokens", input_.search_tokens},
+      {"max_candidates", input_.max_candidates},
+      {"sample_tokens", sample_index_.size(0)},
+      {"weight_quant", QuantConfigJson(input_.weight)},
+      {"activation_quant", QuantConfigJson(input_.activation_quant)},
+      {"t_max", t_max_},
+      {"thresholds", thresholds_},
+      {"losses", choice.losses},
+      {"threshold", choice.threshold},
+      {"loss_before", choice.loss_before},
+      {"loss_after", choice.loss_after},
+      {"scale_max", choice.scale.max().item<double>()},
+      {"extra", extra},
+  };
+  std::ofstream(dir / "meta.json") << meta.dump(1) << "\n";
+  WriteNpy(dir / "x.npy", input_.activation);
+  WriteNpy(dir / "sample_index.npy", sample_index_);
+  WriteNpy(dir / "weight.npy", weight_cat_);
+  if (bias_cat_.defined()) WriteNpy(dir / "bias.npy", bias_cat_);
+  WriteNpy(dir / "scale.npy", choice.scale);
 }
 
 }  // namespace quantd::engine::methods

@@ -19,6 +19,8 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <vector>
 
@@ -49,8 +51,12 @@ struct ThresholdSearchInput {
   // Smallest threshold tried (1.0 for shifted LayerNorm sites, 0.1
   // otherwise, as OS+ uses for OPT and LLaMA).
   double lower_bound = 1.0;
-  // Tokens the loss is averaged over (whole sequences for attention).
+  // Tokens the loss is averaged over: a fixed uniform draw without
+  // replacement (whole sequences, the first ones, for attention); 0 or
+  // less: every token of the statistics batch, as the reference does.
   int64_t search_tokens = 4096;
+  // Cap on the grid's K (0: none, as the reference).
+  int64_t max_candidates = 0;
   // Candidates stacked into one evaluation.
   int64_t candidates_per_batch = 8;
   ContextCache* contexts = nullptr;
@@ -62,13 +68,18 @@ struct ThresholdChoice {
   double loss_before = 0.0;  // L(T): s = 1, range ±T.
   double loss_after = 0.0;   // L(threshold).
   int64_t candidates = 0;
+  // L(t) for every candidate of thresholds(), in grid order (the curve the
+  // choice was made on; one entry, L(T), when the grid is empty).
+  std::vector<double> losses;
 };
 
 // The grid: T = max(−a_minus, a_plus), K = max(100, ⌊a_plus / 0.5⌋),
-// step = (T − lower_bound) / K, t = T, T − step, ... while t ≥ lower_bound
-// (in double precision). Empty when T < lower_bound.
+// capped at max_candidates when that is positive (a departure: the
+// reference has no cap), step = (T − lower_bound) / K, t = T, T − step, ...
+// while t ≥ lower_bound (in double precision). Empty when T < lower_bound.
 std::vector<double> CandidateThresholds(double a_plus, double a_minus,
-                                        double lower_bound);
+                                        double lower_bound,
+                                        int64_t max_candidates = 0);
 
 // s_j(t) = max(1, cmax_j / t, −cmin_j / t), float32 like the inputs.
 at::Tensor OutlierScale(const at::Tensor& channel_min,
@@ -95,6 +106,19 @@ class ThresholdSearch {
   // larger t).
   ThresholdChoice Run() const;
 
+  // Tokens of the statistics batch the loss is taken over, as indices into
+  // the flattened [b·T] tokens, in order.
+  const at::Tensor& sample_index() const { return sample_index_; }
+
+  // Writes the search's inputs and outcome to `dir` (created) for an
+  // independent re-computation (tests/reference/osplus): meta.json (site,
+  // kind, quantizer settings, grid, curve, choice, plus `extra`), and
+  // NumPy files x.npy (the activation, [b, T, C]), sample_index.npy,
+  // weight.npy (the consumers' rows concatenated), bias.npy when every
+  // consumer has one, scale.npy (the chosen s).
+  void Dump(const ThresholdChoice& choice, const std::filesystem::path& dir,
+            const nlohmann::json& extra) const;
+
  private:
   // The token subsample and its FP reference F(sample).
   void PrepareSample();
@@ -112,10 +136,11 @@ class ThresholdSearch {
   at::Tensor channel_min_, channel_max_;  // [C], float32.
   std::vector<double> thresholds_;
   double t_max_ = 0.0;
-  at::Tensor sample_;      // kAttention: [b', T, C]; otherwise [n, C].
-  at::Tensor reference_;   // F(sample) as [tokens, O].
-  at::Tensor weight_cat_;  // [O_tot, C].
-  at::Tensor bias_cat_;    // [O_tot] or undefined.
+  at::Tensor sample_;        // kAttention: [b', T, C]; otherwise [n, C].
+  at::Tensor sample_index_;  // [tokens] int64, into the flat [b·T].
+  at::Tensor reference_;     // F(sample) as [tokens, O].
+  at::Tensor weight_cat_;    // [O_tot, C].
+  at::Tensor bias_cat_;      // [O_tot] or undefined.
   std::vector<int64_t> out_sizes_;
   std::vector<model::Linear> selectors_;
 };

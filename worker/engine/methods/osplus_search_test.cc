@@ -35,6 +35,13 @@ TEST(CandidateThresholdsTest, FollowsTheGridFormula) {
   EXPECT_DOUBLE_EQ(small.front(), 8.0);
   EXPECT_NEAR(small[0] - small[1], 7.9 / 100.0, 1e-12);
   EXPECT_TRUE(CandidateThresholds(0.5, -0.5, 1.0).empty());
+  // max_candidates caps K = 6000 at 200 (same endpoints, coarser step).
+  std::vector<double> capped = CandidateThresholds(3000.0, -1.0, 0.1, 200);
+  EXPECT_DOUBLE_EQ(capped.front(), 3000.0);
+  EXPECT_NEAR(capped[0] - capped[1], 2999.9 / 200.0, 1e-9);
+  EXPECT_NEAR(static_cast<double>(capped.size()), 201.0, 1.0);
+  EXPECT_EQ(CandidateThresholds(3000.0, -1.0, 0.1, 0).size(),
+            CandidateThresholds(3000.0, -1.0, 0.1).size());
 }
 
 TEST(OutlierScaleTest, SqueezesOnlyChannelsBeyondTheThreshold) {
@@ -134,6 +141,45 @@ TEST(ThresholdSearchTest, SqueezesAKnownOutlierChannel) {
   EXPECT_GT(choice.scale[5].item<double>(), 2.0);
   EXPECT_LT(choice.loss_after, 0.9 * choice.loss_before);
   EXPECT_DOUBLE_EQ(choice.loss_before, losses.front());
+}
+
+TEST(ThresholdSearchTest, ZeroSearchTokensTakesEveryToken) {
+  auto model = TinyModel(model::testing::TinyLlamaConfig());
+  auto block = model->LoadBlock(0);
+  ContextCache contexts(*model, 12);
+  for (const char* site : {"attn_in", "mlp_in", "mlp_out_in"}) {
+    at::Tensor x = SiteActivation(*model, *block, site, 3);
+    ThresholdSearchInput input = MakeInput(*block, site, x, "w6a6", contexts);
+    input.search_tokens = 0;
+    ThresholdSearch search(input);
+    EXPECT_TRUE(at::equal(search.sample_index(), at::arange(24, at::kLong)))
+        << site;
+    // The curve the choice was made on comes with it.
+    ThresholdChoice choice = search.Run();
+    ASSERT_EQ(choice.losses.size(), search.thresholds().size()) << site;
+    EXPECT_DOUBLE_EQ(choice.losses.front(), choice.loss_before) << site;
+  }
+}
+
+TEST(ThresholdSearchTest, SubsampleDoesNotAliasWithTheWindows) {
+  // 8 windows of 16 tokens, 32 sampled: an evenly spaced sample (stride 4,
+  // which divides 16) would take every window's first token.
+  auto model = TinyModel(model::testing::TinyLlamaConfig());
+  auto block = model->LoadBlock(0);
+  ContextCache contexts(*model, 16);
+  const int64_t channels = block->linear("mlp.down_proj").in_features();
+  at::Tensor x = at::randn({8, 16, channels});
+  ThresholdSearchInput input =
+      MakeInput(*block, "mlp_out_in", x, "w6a6", contexts);
+  input.search_tokens = 32;
+  const at::Tensor index = ThresholdSearch(input).sample_index();
+  ASSERT_EQ(index.size(0), 32);
+  EXPECT_TRUE(at::equal(std::get<0>(index.sort()), index));
+  EXPECT_EQ(std::get<0>(at::_unique(index)).size(0), 32);
+  const int64_t starts = (index.remainder(16) == 0).sum().item<int64_t>();
+  EXPECT_LT(starts, 8);
+  // A fixed draw: the same tokens every time.
+  EXPECT_TRUE(at::equal(ThresholdSearch(input).sample_index(), index));
 }
 
 TEST(ThresholdSearchTest, ActivationWithinTheLowerBoundIsNotScaled) {
