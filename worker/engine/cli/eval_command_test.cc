@@ -145,9 +145,10 @@ TEST(ProbeCommandTest, ListsTheDevicesAndEveryBuiltInMethod) {
   nlohmann::json probe = nlohmann::json::parse(run.out);
   EXPECT_EQ(probe["devices"][0]["name"], "cpu");
   EXPECT_GT(probe["host_memory_bytes"].get<uint64_t>(), 0u);
-  EXPECT_EQ(probe["methods"],
-            nlohmann::json::parse(
-                R"(["rtn", "smoothquant", "os", "osplus", "omniquant"])"));
+  EXPECT_EQ(
+      probe["methods"],
+      nlohmann::json::parse(
+          R"(["rtn", "smoothquant", "os", "osplus", "omniquant", "gptq"])"));
 }
 
 }  // namespace

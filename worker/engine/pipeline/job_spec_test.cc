@@ -89,9 +89,9 @@ TEST_F(JobSpecTest, NamesTheFieldOfEveryError) {
             "scheme.weights.bits | scheme.weights.bits: must be in 2..8, got "
             "12");
   spec = Base();
-  spec["method"] = "gptq";
+  spec["method"] = "no_such_method";
   EXPECT_THAT(ErrorOf(spec), HasSubstr("method | method: unknown method "
-                                       "'gptq'"));
+                                       "'no_such_method'"));
   spec = Base();
   spec["method_params"] = {{"serch_tokens", 5}};
   EXPECT_THAT(ErrorOf(spec), HasSubstr("method_params.serch_tokens | "));
