@@ -59,8 +59,8 @@ struct SchemeFacts {
 };
 
 struct MethodEntry {
-  std::string name;     // "rtn", "smoothquant", "osplus", "gptq", ...
-  std::string summary;  // One line.
+  std::string name;               // "rtn", "smoothquant", "osplus", "gptq", ...
+  std::string summary;            // One line.
   std::vector<ParamSpec> params;  // The common ones included.
   // Throws ContractError naming method_params.<key>; may be null.
   void (*check)(const ParamValues& values, const SchemeFacts& scheme) = nullptr;
