@@ -95,9 +95,22 @@ void CheckGptq(const ParamValues& values, const SchemeFacts& scheme) {
   }
 }
 
+void CheckAwq(const ParamValues&, const SchemeFacts& scheme) {
+  if (scheme.activations.enabled) {
+    throw ContractError("scheme.activations",
+                        "awq is weight-only (it scales weights by activation "
+                        "statistics and leaves activations in floating "
+                        "point); scheme '" +
+                            scheme.name +
+                            "' quantizes activations, use a w<bits>a16 "
+                            "scheme");
+  }
+}
+
 std::vector<MethodEntry> BuildCatalogue() {
   return {
-      {"rtn", "round-to-nearest with MinMax ranges (baseline)", Common()},
+      {"rtn", "round-to-nearest with MinMax ranges (baseline)", Common(),
+       nullptr, StageRole::kRounding},
       {"smoothquant",
        "SmoothQuant: migrate activation outliers into the weights",
        With({Number("alpha", 0.0, 1.0, 0.5,
@@ -163,7 +176,7 @@ std::vector<MethodEntry> BuildCatalogue() {
              Bool("bmm", false,
                   "also quantize Q, K and V per (head, token), as the "
                   "reference's W4A4/W6A6 runs do")}),
-       CheckOmniQuant},
+       CheckOmniQuant, StageRole::kStandalone},
       {"gptq",
        "GPTQ: second-order weight rounding with error feedback, Linear by "
        "Linear (weights only; activations as RTN)",
@@ -179,12 +192,25 @@ std::vector<MethodEntry> BuildCatalogue() {
                   "per-group (delta, zp) from the weight before the sweep "
                   "(default: on with act_order, which needs it, off "
                   "otherwise)")}),
-       CheckGptq},
+       CheckGptq, StageRole::kRounding},
+      {"awq",
+       "AWQ: activation-aware per-channel weight scaling with a searched "
+       "exponent, then weight clipping (weights only)",
+       With({Integer("grid", 1, 1000, 20,
+                     "scale exponents alpha = i/grid, i = 0..grid-1 (alpha "
+                     "0 is plain RTN)"),
+             Bool("clip", true,
+                  "search a clipping range per output group after scaling"),
+             Integer("clip_grid", 1, 1000, 20,
+                     "clipping ratios 1 - i/clip_grid of each group's "
+                     "max|w|"),
+             Number("max_shrink", 0.0, 1.0, 0.5,
+                    "ratios stop above 1 - max_shrink (0: no clipping)"),
+             Integer("search_tokens", 0, 1e7, 4096,
+                     "calibration tokens (whole sequences) the scale and "
+                     "clipping losses average (0: all of them)")}),
+       CheckAwq},
   };
-}
-
-std::string Field(std::string_view key) {
-  return "method_params." + std::string(key);
 }
 
 std::string KnownKeys(const MethodEntry& entry) {
@@ -202,8 +228,8 @@ std::string Format(double value) {
   return out.str();
 }
 
-ParamValue CheckValue(const ParamSpec& spec, const RawParam& value) {
-  const std::string field = Field(spec.key);
+ParamValue CheckValue(const ParamSpec& spec, const RawParam& value,
+                      const std::string& field) {
   if (spec.type == ParamType::kBool) {
     if (value.kind != RawParam::Kind::kBool) {
       throw ContractError(field, "must be true or false, got " + value.text);
@@ -251,6 +277,13 @@ std::string MethodNames() {
   return names;
 }
 
+bool IsCommonParam(std::string_view key) {
+  for (const ParamSpec& spec : Common()) {
+    if (spec.key == key) return true;
+  }
+  return false;
+}
+
 ParamValues CheckMethodParams(
     std::string_view method,
     const std::vector<std::pair<std::string, RawParam>>& params,
@@ -264,24 +297,32 @@ ParamValues CheckMethodParams(
   if (!params_is_object) {
     throw ContractError("method_params", "must be an object");
   }
+  return CheckEntryParams(*entry, params, scheme, "method_params");
+}
+
+ParamValues CheckEntryParams(
+    const MethodEntry& entry,
+    const std::vector<std::pair<std::string, RawParam>>& params,
+    const SchemeFacts& scheme, const std::string& field) {
   ParamValues values;
   for (const auto& [key, value] : params) {
     const ParamSpec* spec = nullptr;
-    for (const ParamSpec& candidate : entry->params) {
+    for (const ParamSpec& candidate : entry.params) {
       if (candidate.key == key) spec = &candidate;
     }
     if (spec == nullptr) {
-      throw ContractError(Field(key), "unknown parameter (this method takes: " +
-                                          KnownKeys(*entry) + ")");
+      throw ContractError(field + "." + key,
+                          "unknown parameter (" + entry.name +
+                              " takes: " + KnownKeys(entry) + ")");
     }
-    values[key] = CheckValue(*spec, value);
+    values[key] = CheckValue(*spec, value, field + "." + key);
   }
-  for (const ParamSpec& spec : entry->params) {
+  for (const ParamSpec& spec : entry.params) {
     if (!values.contains(spec.key) && spec.default_value) {
       values[spec.key] = *spec.default_value;
     }
   }
-  if (entry->check != nullptr) entry->check(values, scheme);
+  if (entry.check != nullptr) entry.check(values, scheme);
   return values;
 }
 

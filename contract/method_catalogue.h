@@ -41,11 +41,13 @@ struct ParamSpec {
 
 // A value as a client sent it, before checking: JSON's kinds.
 struct RawParam {
-  enum class Kind { kBool, kNumber, kOther };
+  enum class Kind { kBool, kNumber, kOther, kObject };
   Kind kind = Kind::kOther;
   bool boolean = false;
   double number = 0.0;
   std::string text;  // The value as written, for messages.
+  // An object's members (a recipe's per-stage parameters), in order.
+  std::vector<std::pair<std::string, RawParam>> members;
 };
 
 // Checked parameters: every key with a value, defaults included.
@@ -58,20 +60,36 @@ struct SchemeFacts {
   TensorScheme activations;
 };
 
+// What a method does as a stage of a recipe (contract/recipe.h).
+enum class StageRole {
+  // Equivalent transformations; the weights are then rounded by the
+  // recipe's rounding stage (RTN when there is none).
+  kTransform,
+  // Rounds the weights; a recipe's last stage.
+  kRounding,
+  // Its own transformation and rounding together: runs alone.
+  kStandalone,
+};
+
 struct MethodEntry {
   std::string name;               // "rtn", "smoothquant", "osplus", "gptq", ...
   std::string summary;            // One line.
   std::vector<ParamSpec> params;  // The common ones included.
   // Throws ContractError naming method_params.<key>; may be null.
   void (*check)(const ParamValues& values, const SchemeFacts& scheme) = nullptr;
+  StageRole role = StageRole::kTransform;
 };
 
 // Every method, in a fixed order.
 std::span<const MethodEntry> MethodCatalogue();
 // Null for an unknown name.
 const MethodEntry* FindMethodEntry(std::string_view name);
-// "rtn, smoothquant, os, osplus, omniquant, gptq": the catalogue's order.
+// "rtn, smoothquant, os, osplus, omniquant, gptq, awq": the catalogue's
+// order.
 std::string MethodNames();
+// Whether every method takes `key` (batch_size): a recipe gives these once,
+// for all its stages.
+bool IsCommonParam(std::string_view key);
 
 // Checks `method` and `params` (a JSON object's members; `params_is_object`
 // false when method_params was given as something else) against the
@@ -83,5 +101,11 @@ ParamValues CheckMethodParams(
     std::string_view method,
     const std::vector<std::pair<std::string, RawParam>>& params,
     const SchemeFacts& scheme, bool params_is_object = true);
+// The same for a catalogue entry, with `field` ("method_params" or, in a
+// recipe, "method_params.<stage>") as the prefix of the fields it names.
+ParamValues CheckEntryParams(
+    const MethodEntry& entry,
+    const std::vector<std::pair<std::string, RawParam>>& params,
+    const SchemeFacts& scheme, const std::string& field);
 
 }  // namespace quantd::contract

@@ -35,7 +35,8 @@ std::string Refusal(std::string_view method,
 }
 
 TEST(MethodCatalogueTest, ListsEveryMethodWithItsParameters) {
-  EXPECT_EQ(MethodNames(), "rtn, smoothquant, os, osplus, omniquant, gptq");
+  EXPECT_EQ(MethodNames(),
+            "rtn, smoothquant, os, osplus, omniquant, gptq, awq");
   for (const MethodEntry& entry : MethodCatalogue()) {
     EXPECT_FALSE(entry.summary.empty()) << entry.name;
     ASSERT_FALSE(entry.params.empty()) << entry.name;
@@ -63,8 +64,8 @@ TEST(MethodCatalogueTest, RefusalsNameTheField) {
   EXPECT_EQ(Refusal("smoothquant", {{"alpha", Number(2, "2")}}),
             "method_params.alpha | must be in [0, 1], got 2");
   EXPECT_THAT(Refusal("smoothquant", {{"alpah", Number(0.5, "0.5")}}),
-              HasSubstr("method_params.alpah | unknown parameter (this "
-                        "method takes: batch_size, alpha"));
+              HasSubstr("method_params.alpah | unknown parameter "
+                        "(smoothquant takes: batch_size, alpha"));
   EXPECT_THAT(Refusal("osplus", {{"up_down", Number(1, "1")}}),
               HasSubstr("method_params.up_down | must be true or false"));
   EXPECT_THAT(Refusal("osplus", {{"search_tokens", Number(1.5, "1.5")}}),

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -73,14 +74,33 @@ absl::StatusOr<google::protobuf::Struct> ParseParams(
   nlohmann::json object = nlohmann::json::object();
   for (const std::string& pair : pairs) {
     QUANTD_ASSIGN_OR_RETURN(auto entry, ParseKeyValue(pair, flag));
-    if (object.contains(entry.first)) {
+    // "gptq.block_size=64": a recipe stage's parameter, nested under it.
+    const std::vector<std::string> path = absl::StrSplit(entry.first, '.');
+    for (const std::string& part : path) {
+      if (part.empty()) {
+        return InvalidFieldError(flag, absl::StrCat("parameter \"", entry.first,
+                                                    "\" has an empty key"));
+      }
+    }
+    nlohmann::json* parent = &object;
+    for (size_t i = 0; i + 1 < path.size(); ++i) {
+      nlohmann::json& child = (*parent)[path[i]];
+      if (child.is_null()) child = nlohmann::json::object();
+      if (!child.is_object()) {
+        return InvalidFieldError(
+            flag, absl::StrCat("parameter \"", entry.first,
+                               "\" conflicts with another --param"));
+      }
+      parent = &child;
+    }
+    if (parent->contains(path.back())) {
       return InvalidFieldError(
           flag, absl::StrCat("parameter \"", entry.first, "\" given twice"));
     }
     nlohmann::json value = nlohmann::json::parse(entry.second, nullptr,
                                                  /*allow_exceptions=*/false);
     if (value.is_discarded()) value = entry.second;
-    object[entry.first] = std::move(value);
+    (*parent)[path.back()] = std::move(value);
   }
   google::protobuf::Struct params;
   const auto status =

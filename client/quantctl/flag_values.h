@@ -34,7 +34,9 @@ namespace quantd::client {
 
 // Method parameters from repeated "key=value". A value that parses as JSON
 // (0.5, true, null, [1,2], {"a":1}, "quoted") keeps its JSON type; anything
-// else is a string. Duplicate keys are an error.
+// else is a string. A dotted key ("gptq.block_size=64") nests under its
+// first part, a recipe stage's parameters (contract/recipe.h). Duplicate
+// keys are an error.
 [[nodiscard]] absl::StatusOr<google::protobuf::Struct> ParseParams(
     const std::vector<std::string>& pairs, absl::string_view flag);
 

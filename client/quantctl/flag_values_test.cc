@@ -57,5 +57,30 @@ TEST(FlagValuesTest, ParamsKeepJsonTypes) {
       HasSubstr("--param: parameter \"a\" given twice"));
 }
 
+TEST(FlagValuesTest, DottedParamsNestUnderARecipeStage) {
+  const auto params = ParseParams({"batch_size=4", "gptq.act_order=true",
+                                   "gptq.block_size=64", "osplus.up_down=true"},
+                                  "--param");
+  ASSERT_TRUE(params.ok()) << params.status();
+  const auto& fields = params->fields();
+  EXPECT_EQ(fields.at("batch_size").number_value(), 4);
+  const auto& gptq = fields.at("gptq").struct_value().fields();
+  EXPECT_TRUE(gptq.at("act_order").bool_value());
+  EXPECT_EQ(gptq.at("block_size").number_value(), 64);
+  EXPECT_TRUE(
+      fields.at("osplus").struct_value().fields().at("up_down").bool_value());
+  auto error = [](std::vector<std::string> pairs) {
+    return std::string(ParseParams(pairs, "--param").status().message());
+  };
+  EXPECT_THAT(error({"gptq=1", "gptq.block_size=64"}),
+              HasSubstr("--param: parameter \"gptq.block_size\" conflicts"));
+  EXPECT_THAT(error({"gptq.block_size=64", "gptq.block_size=32"}),
+              HasSubstr("given twice"));
+  EXPECT_THAT(error({"gptq.=1"}), HasSubstr("has an empty key"));
+  EXPECT_THAT(error({".x=1"}), HasSubstr("has an empty key"));
+  EXPECT_THAT(error({"gptq.block_size=64", "gptq=1"}),
+              HasSubstr("\"gptq\" given twice"));
+}
+
 }  // namespace
 }  // namespace quantd::client

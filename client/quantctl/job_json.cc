@@ -57,6 +57,17 @@ json ResultToJson(const quantd::v1::JobResult& result) {
   for (const auto& artifact : result.artifacts()) {
     artifacts.push_back(ArtifactToJson(artifact));
   }
+  json attempts = json::array();
+  for (const quantd::v1::Attempt& attempt : result.attempts()) {
+    attempts.push_back(
+        {{"method", attempt.method()},
+         {"scheme", attempt.scheme()},
+         {"quantized_value", attempt.quantized_value()},
+         {"delta_percent",
+          DeltaPercent(result.fp_value(), attempt.quantized_value())},
+         {"wall_seconds", attempt.wall_seconds()},
+         {"met_target", attempt.met_target()}});
+  }
   return {{"metric", result.metric()},
           {"fp_value", result.fp_value()},
           {"quantized_value", result.quantized_value()},
@@ -68,6 +79,7 @@ json ResultToJson(const quantd::v1::JobResult& result) {
           {"wall_seconds", result.wall_seconds()},
           {"peak_host_memory_bytes", result.peak_host_memory_bytes()},
           {"peak_device_memory_bytes", result.peak_device_memory_bytes()},
+          {"attempts", attempts},
           {"artifacts", artifacts}};
 }
 

@@ -1,5 +1,6 @@
 #include "client/quantctl/result_table.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/quantctl/humanize.h"
@@ -27,6 +28,29 @@ std::string MetricRow(const quantd::v1::JobResult& result) {
   return table.Render();
 }
 
+// A job with an accuracy target: every attempt in order.
+std::string AttemptRows(const quantd::v1::JobResult& result) {
+  if (result.attempts().empty()) return "";
+  Table table({"ATTEMPT", "METHOD", "SCHEME",
+               result.metric().empty() ? "VALUE"
+                                       : absl::AsciiStrToUpper(result.metric()),
+               "DELTA %", "TIME", "TARGET"});
+  for (size_t column : {0, 3, 4, 5}) table.AlignRight(column);
+  int index = 0;
+  for (const quantd::v1::Attempt& attempt : result.attempts()) {
+    const auto percent =
+        DeltaPercent(result.fp_value(), attempt.quantized_value());
+    table.AddRow({absl::StrCat(++index), attempt.method(), attempt.scheme(),
+                  absl::StrFormat("%.4f", attempt.quantized_value()),
+                  percent.is_null()
+                      ? "n/a"
+                      : absl::StrFormat("%+.2f%%", percent.get<double>()),
+                  FormatDuration(attempt.wall_seconds()),
+                  attempt.met_target() ? "met" : "missed"});
+  }
+  return table.Render();
+}
+
 std::string ArtifactRows(const quantd::v1::JobResult& result) {
   if (result.artifacts().empty()) return "Artifacts: none\n";
   Table table({"ARTIFACT", "KIND", "SIZE", "BLOB"});
@@ -51,6 +75,7 @@ std::string RenderResult(const quantd::v1::JobResult& result) {
       "   Peak host memory: ", FormatBytes(result.peak_host_memory_bytes()),
       "   Peak device memory: ", FormatBytes(result.peak_device_memory_bytes()),
       "\n");
+  absl::StrAppend(&out, AttemptRows(result));
   absl::StrAppend(&out, ArtifactRows(result));
   return out;
 }

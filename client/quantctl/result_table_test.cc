@@ -61,6 +61,38 @@ TEST(ResultTableTest, FailedOutcomeShowsTheErrorAndItsField) {
   EXPECT_THAT(text, Not(HasSubstr("METRIC")));
 }
 
+TEST(ResultTableTest, AMissedTargetShowsEveryAttempt) {
+  quantd::v1::Job job;
+  job.set_id("j-7");
+  job.set_state(quantd::v1::JOB_STATE_FAILED);
+  job.set_attempt(1);
+  job.mutable_spec()->set_method("rtn");
+  job.mutable_spec()->mutable_scheme()->set_preset("w8a8");
+  quantd::v1::JobResult& result = *job.mutable_result();
+  result.set_metric("perplexity");
+  result.set_fp_value(30.0);
+  for (const auto& [method, value] :
+       {std::pair{"rtn", 31.2}, std::pair{"smoothquant", 30.9}}) {
+    quantd::v1::Attempt* attempt = result.add_attempts();
+    attempt->set_method(method);
+    attempt->set_scheme("w8a8");
+    attempt->set_quantized_value(value);
+    attempt->set_wall_seconds(65);
+  }
+  job.mutable_error()->set_code(9);
+  job.mutable_error()->set_message("no attempt met the target");
+  job.mutable_error()->set_field("target");
+  const std::string text = RenderOutcome(job);
+  EXPECT_THAT(text, HasSubstr("ATTEMPT  METHOD       SCHEME  PERPLEXITY  "
+                              "DELTA %   TIME  TARGET\n"
+                              "      1  rtn          w8a8       31.2000   "
+                              "+4.00%  1m05s  missed\n"
+                              "      2  smoothquant  w8a8       30.9000   "
+                              "+3.00%  1m05s  missed\n"));
+  EXPECT_THAT(text, HasSubstr("Error: FAILED_PRECONDITION: no attempt met "
+                              "the target (field target)"));
+}
+
 TEST(JobViewTest, ListShowsActivityPerState) {
   quantd::v1::Job running;
   running.set_id("j-1");

@@ -68,10 +68,14 @@ void AddJobFlags(CLI::App& app, SubmitOptions& options) {
                  "model: path (.gguf file or HF directory), file:// URI or "
                  "sha256: blob")
       ->required();
-  app.add_option("--method", flags.method, contract::MethodNames());
+  app.add_option("--method", flags.method,
+                 contract::MethodNames() +
+                     ", or a recipe: a transform then a rounding stage "
+                     "joined by '+' (osplus+gptq)");
   // One value per occurrence, so a repeatable flag never swallows MODEL.
   app.add_option("--param", flags.params,
-                 "method parameter key=value (JSON values), repeatable")
+                 "method parameter key=value (JSON values), repeatable; "
+                 "stage.key=value for a recipe's stage (gptq.act_order=true)")
       ->allow_extra_args(false);
   app.add_option("--export", flags.exports,
                  "export format: " + contract::ExportFormatCliNames() +

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "contract/recipe.h"
+
 namespace quantd::scheduler {
 namespace {
 
@@ -34,6 +36,12 @@ store::WorkerRecord WorkerFromRegistration(
   }
   worker.methods.assign(capabilities.methods().begin(),
                         capabilities.methods().end());
+  // The recipes its methods make (a job's method is matched as a whole).
+  for (std::string& recipe : contract::RecipesOf(worker.methods)) {
+    if (!Contains(worker.methods, recipe)) {
+      worker.methods.push_back(std::move(recipe));
+    }
+  }
   worker.max_concurrent_jobs =
       std::max<uint32_t>(capabilities.max_concurrent_jobs(), 1);
   worker.registered_time_ms = now_ms;

@@ -17,6 +17,8 @@ namespace quantd::scheduler {
 // The worker row for a registration: device kinds from device names
 // ("cuda:0" -> "cuda"), the largest device memory, and 1 concurrent job by
 // default. A worker with no devices counts as one CPU with its host memory.
+// Its methods are the ones it lists plus the recipes they make
+// (contract::RecipesOf), since a job's method is matched as a whole.
 store::WorkerRecord WorkerFromRegistration(
     const quantd::v1::RegisterWorkerRequest& request, int64_t now_ms);
 

@@ -8,10 +8,12 @@
 #include "absl/strings/str_split.h"
 #include "common/sha256.h"
 #include "common/status.h"
+#include "contract/accuracy_target.h"
 #include "contract/contract_error.h"
 #include "contract/export_format.h"
 #include "contract/job_limits.h"
 #include "contract/method_catalogue.h"
+#include "contract/recipe.h"
 #include "contract/scheme_preset.h"
 
 namespace quantd::scheduler {
@@ -218,11 +220,11 @@ contract::ModelFacts ModelFactsOf(const ModelInfo& model) {
 
 // Refuses, naming export_formats, a format that cannot hold this effective
 // scheme on this model, as the engine would only after the whole job.
-absl::Status CheckExports(const JobSpec& spec,
+absl::Status CheckExports(const JobSpec& spec, const QuantScheme& scheme,
                           const contract::SchemePreset& effective,
                           const ModelInfo& model) {
   const std::string scheme_name =
-      spec.scheme().preset().empty() ? "custom" : spec.scheme().preset();
+      scheme.preset().empty() ? "custom" : scheme.preset();
   const contract::TensorScheme& weights = effective.weights;
   const contract::TensorScheme& activations = effective.activations;
   const contract::ModelFacts facts = ModelFactsOf(model);
@@ -241,6 +243,21 @@ absl::Status CheckExports(const JobSpec& spec,
     }
   }
   return absl::OkStatus();
+}
+
+contract::RawParam RawParamOf(const google::protobuf::Value& value);
+
+// A Struct's members as the catalogue reads them, sorted by key so that the
+// first bad key is always the same (a Struct's fields are a map).
+std::vector<std::pair<std::string, contract::RawParam>> RawParamsOf(
+    const google::protobuf::Struct& object) {
+  std::vector<std::pair<std::string, contract::RawParam>> params;
+  for (const auto& [key, value] : object.fields()) {
+    params.emplace_back(key, RawParamOf(value));
+  }
+  std::sort(params.begin(), params.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return params;
 }
 
 // A Struct value as the catalogue reads it.
@@ -264,7 +281,9 @@ contract::RawParam RawParamOf(const google::protobuf::Value& value) {
       raw.text = "a list";
       break;
     case google::protobuf::Value::kStructValue:
+      raw.kind = contract::RawParam::Kind::kObject;
       raw.text = "an object";
+      raw.members = RawParamsOf(value.struct_value());
       break;
     default:
       raw.text = "null";
@@ -273,24 +292,78 @@ contract::RawParam RawParamOf(const google::protobuf::Value& value) {
   return raw;
 }
 
-// method_params against the method catalogue and the effective scheme,
-// at submit rather than after a worker leased the job.
-absl::Status CheckMethodParams(const JobSpec& spec,
+// The recipe's stages and each stage's method_params against the method
+// catalogue and the effective scheme, at submit rather than after a worker
+// leased the job.
+absl::Status CheckMethodParams(const std::string& method,
+                               const google::protobuf::Struct& params,
+                               const QuantScheme& scheme,
                                const contract::SchemePreset& effective) {
-  std::vector<std::pair<std::string, contract::RawParam>> params;
-  for (const auto& [key, value] : spec.method_params().fields()) {
-    params.emplace_back(key, RawParamOf(value));
-  }
-  // Struct fields are a map: sort so the first bad key is always the same.
-  std::sort(params.begin(), params.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
   const contract::SchemeFacts facts{
-      spec.scheme().preset().empty() ? "custom" : spec.scheme().preset(),
-      effective.weights, effective.activations};
+      scheme.preset().empty() ? "custom" : scheme.preset(), effective.weights,
+      effective.activations};
   try {
-    contract::CheckMethodParams(spec.method(), params, facts);
+    contract::CheckRecipe(method, RawParamsOf(params), facts);
   } catch (const contract::ContractError& error) {
     return InvalidFieldError(error.field(), error.what());
+  }
+  return absl::OkStatus();
+}
+
+// One attempt as the engine will run it: its method (or recipe), scheme,
+// parameters and exports against the model. Errors name the attempt's
+// fields (method, scheme.*, method_params.*, export_formats).
+absl::Status CheckAttempt(const JobSpec& spec, const std::string& method,
+                          const QuantScheme& scheme,
+                          const google::protobuf::Struct& params,
+                          const ModelInfo& model) {
+  QUANTD_ASSIGN_OR_RETURN(contract::SchemePreset effective,
+                          ResolveSpecScheme(scheme));
+  try {
+    contract::CheckGroupsDivide(effective, model.hidden_size,
+                                model.intermediate_size);
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError(error.field(), error.what());
+  }
+  QUANTD_RETURN_IF_ERROR(CheckMethodParams(method, params, scheme, effective));
+  return CheckExports(spec, scheme, effective, model);
+}
+
+// `status` with its field under `prefix` ("target.fallbacks[1].method").
+absl::Status UnderField(const std::string& prefix, const absl::Status& status) {
+  const std::string field = FieldOfError(status);
+  if (field.empty()) return status;
+  absl::string_view reason = status.message();
+  reason.remove_prefix(std::min(reason.size(), field.size() + 2));
+  return InvalidFieldError(absl::StrCat(prefix, ".", field), reason);
+}
+
+// The target's bound and every fallback as an attempt of its own.
+absl::Status CheckTarget(const JobSpec& spec, const ModelInfo& model) {
+  if (!spec.has_target()) return absl::OkStatus();
+  const quantd::v1::AccuracyTarget& target = spec.target();
+  try {
+    contract::CheckTarget(
+        {target.max_perplexity_increase(), target.min_cosine()},
+        static_cast<size_t>(target.fallbacks_size()), model.is_encoder,
+        spec.evaluation().skip());
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError(error.field(), error.what());
+  }
+  for (int i = 0; i < target.fallbacks_size(); ++i) {
+    const quantd::v1::Candidate& candidate = target.fallbacks(i);
+    const std::string prefix = contract::FallbackField(static_cast<size_t>(i));
+    try {
+      contract::ParseRecipe(candidate.method());
+    } catch (const contract::ContractError& error) {
+      return InvalidFieldError(absl::StrCat(prefix, ".", error.field()),
+                               error.what());
+    }
+    const absl::Status status = CheckAttempt(
+        spec, candidate.method(),
+        candidate.has_scheme() ? candidate.scheme() : spec.scheme(),
+        candidate.method_params(), model);
+    if (!status.ok()) return UnderField(prefix, status);
   }
   return absl::OkStatus();
 }
@@ -338,12 +411,10 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
   ValidatedSpec out;
   out.spec = input;
   JobSpec& spec = out.spec;
-  if (spec.method().empty()) return InvalidFieldError("method", "required");
-  if (contract::FindMethodEntry(spec.method()) == nullptr) {
-    return InvalidFieldError(
-        "method",
-        absl::StrCat("unknown method \"", spec.method(), "\"; expected one of ",
-                     contract::MethodNames()));
+  try {
+    contract::ParseRecipe(spec.method());
+  } catch (const contract::ContractError& error) {
+    return InvalidFieldError(error.field(), error.what());
   }
   std::string model_path;
   QUANTD_ASSIGN_OR_RETURN(
@@ -354,19 +425,12 @@ absl::StatusOr<ValidatedSpec> ValidateSpec(const JobSpec& input,
       spec.model().has_blob() ? "model.blob" : "model.uri";
   QUANTD_ASSIGN_OR_RETURN(out.model,
                           context.inspect_model(model_path, model_field));
-  QUANTD_ASSIGN_OR_RETURN(contract::SchemePreset effective,
-                          ResolveSpecScheme(spec.scheme()));
-  try {
-    contract::CheckGroupsDivide(effective, out.model.hidden_size,
-                                out.model.intermediate_size);
-  } catch (const contract::ContractError& error) {
-    return InvalidFieldError(error.field(), error.what());
-  }
-  QUANTD_RETURN_IF_ERROR(CheckMethodParams(spec, effective));
   QUANTD_RETURN_IF_ERROR(
       CheckCalibration(spec, out.model, context, out.input_blobs));
   QUANTD_RETURN_IF_ERROR(CheckScheduling(spec, context));
-  QUANTD_RETURN_IF_ERROR(CheckExports(spec, effective, out.model));
+  QUANTD_RETURN_IF_ERROR(CheckAttempt(spec, spec.method(), spec.scheme(),
+                                      spec.method_params(), out.model));
+  QUANTD_RETURN_IF_ERROR(CheckTarget(spec, out.model));
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "common/sha256.h"
 #include "common/status.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "server/scheduler/memory_estimate.h"
 #include "server/scheduler/scheduler_test_util.h"
@@ -562,6 +563,84 @@ TEST_F(SpecValidatorTest, MethodParamsAreCheckedAtSubmit) {
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()),
               testing::HasSubstr("must be an integer, got 1.5"));
+}
+
+// A recipe (contract/recipe.h): its stage list and each stage's
+// parameters are checked at submit, the stage named in the field.
+TEST_F(SpecValidatorTest, RecipesAreCheckedAtSubmit) {
+  auto recipe = [](const char* method, const char* params_json,
+                   const char* preset = "w8a8") {
+    return [=](JobSpec& spec) {
+      spec.set_method(method);
+      spec.mutable_scheme()->set_preset(preset);
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                      params_json, spec.mutable_method_params())
+                      .ok());
+    };
+  };
+  EXPECT_EQ(RejectedField(recipe("osplus+gptq", "{}")), "");
+  EXPECT_EQ(
+      RejectedField(recipe("smoothquant+gptq",
+                           R"({"batch_size": 4, "smoothquant": {"alpha": 0.8},
+                    "gptq": {"act_order": true}})")),
+      "");
+  EXPECT_EQ(RejectedField(recipe("osplus+gtpq", "{}")), "method");
+  EXPECT_EQ(RejectedField(recipe("rtn+gptq", "{}")), "method");
+  EXPECT_EQ(RejectedField(recipe("gptq+osplus", "{}")), "method");
+  EXPECT_EQ(RejectedField(recipe("osplus+omniquant", "{}")), "method");
+  EXPECT_EQ(
+      RejectedField(recipe("osplus+gptq", R"({"gptq": {"block_size": 0}})")),
+      "method_params.gptq.block_size");
+  EXPECT_EQ(RejectedField(recipe("osplus+gptq", R"({"gptq": 3})")),
+            "method_params.gptq");
+  EXPECT_EQ(RejectedField(recipe("osplus+gptq", R"({"alpha": 0.5})")),
+            "method_params.alpha");
+  EXPECT_EQ(RejectedField(recipe(
+                "osplus+gptq", R"({"osplus": {"up_down": true}})", "w8a8-pt")),
+            "method_params.osplus.up_down");
+}
+
+// An accuracy target: its bound by the model's metric, and each fallback
+// checked as an attempt of its own, its fields named under
+// target.fallbacks[i].
+TEST_F(SpecValidatorTest, TargetsAreCheckedAtSubmit) {
+  auto target = [](const char* target_json) {
+    return [=](JobSpec& spec) {
+      spec.set_method("rtn");
+      spec.mutable_scheme()->set_preset("w8a8");
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                      target_json, spec.mutable_target())
+                      .ok());
+    };
+  };
+  EXPECT_EQ(RejectedField(target(R"({"max_perplexity_increase": 0.02,
+      "fallbacks": [{"method": "smoothquant"},
+                    {"method": "osplus+gptq", "scheme": {"preset": "w6a6"},
+                     "method_params": {"gptq": {"act_order": true}}}]})")),
+            "");
+  EXPECT_EQ(RejectedField(target(R"({"fallbacks": [{"method": "rtn"}]})")),
+            "target.max_perplexity_increase");
+  EXPECT_EQ(RejectedField(target(R"({"min_cosine": 0.99})")),
+            "target.min_cosine");
+  EXPECT_EQ(
+      RejectedField(target(
+          R"({"max_perplexity_increase": 0.02, "fallbacks": [{"method": ""}]})")),
+      "target.fallbacks[0].method");
+  EXPECT_EQ(RejectedField(target(R"({"max_perplexity_increase": 0.02,
+      "fallbacks": [{"method": "rtn"}, {"method": "gptq+osplus"}]})")),
+            "target.fallbacks[1].method");
+  EXPECT_EQ(RejectedField(target(R"({"max_perplexity_increase": 0.02,
+      "fallbacks": [{"method": "rtn", "scheme": {"preset": "w9a9"}}]})")),
+            "target.fallbacks[0].scheme.preset");
+  EXPECT_EQ(RejectedField(target(R"({"max_perplexity_increase": 0.02,
+      "fallbacks": [{"method": "smoothquant",
+                     "method_params": {"alpha": 3}}]})")),
+            "target.fallbacks[0].method_params.alpha");
+  EXPECT_EQ(RejectedField([&](JobSpec& spec) {
+              target(R"({"max_perplexity_increase": 0.02})")(spec);
+              spec.mutable_evaluation()->set_skip(true);
+            }),
+            "evaluation.skip");
 }
 
 }  // namespace

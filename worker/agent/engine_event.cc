@@ -107,6 +107,28 @@ absl::Status ParseFile(const JsonFields& fields, EngineEvent& event,
   return absl::OkStatus();
 }
 
+absl::StatusOr<quantd::v1::Attempt> ParseAttempt(const Json& object,
+                                                 size_t index) {
+  const std::string where = absl::StrCat("result.attempts[", index, "]");
+  if (!object.is_object()) {
+    return InvalidFieldError(where, "must be an object");
+  }
+  JsonFields fields(object, where);
+  quantd::v1::Attempt attempt;
+  QUANTD_ASSIGN_OR_RETURN(*attempt.mutable_method(), fields.String("method"));
+  QUANTD_ASSIGN_OR_RETURN(*attempt.mutable_scheme(), fields.String("scheme"));
+  QUANTD_ASSIGN_OR_RETURN(const double value, fields.Double("quantized_value"));
+  QUANTD_ASSIGN_OR_RETURN(const double seconds, fields.Double("wall_seconds"));
+  const Json* met = fields.Find("met_target");
+  if (met != nullptr && !met->is_boolean()) {
+    return fields.Error("met_target", "must be true or false");
+  }
+  attempt.set_quantized_value(value);
+  attempt.set_wall_seconds(seconds);
+  attempt.set_met_target(met != nullptr && met->get<bool>());
+  return attempt;
+}
+
 absl::Status ParseResult(const JsonFields& fields, EngineEvent& event) {
   quantd::v1::JobResult& result = event.result;
   QUANTD_ASSIGN_OR_RETURN(*result.mutable_metric(), fields.String("metric"));
@@ -130,6 +152,12 @@ absl::Status ParseResult(const JsonFields& fields, EngineEvent& event) {
   result.set_wall_seconds(wall_seconds);
   result.set_peak_host_memory_bytes(peak_host);
   result.set_peak_device_memory_bytes(peak_device);
+  QUANTD_ASSIGN_OR_RETURN(const Json* attempts, fields.Array("attempts"));
+  if (attempts == nullptr) return absl::OkStatus();
+  for (size_t i = 0; i < attempts->size(); ++i) {
+    QUANTD_ASSIGN_OR_RETURN(*result.add_attempts(),
+                            ParseAttempt((*attempts)[i], i));
+  }
   return absl::OkStatus();
 }
 

@@ -135,6 +135,28 @@ TEST(EngineEventTest, ParsesResultAndError) {
   EXPECT_EQ(result->result.eval_seq_len(), 512u);
   EXPECT_EQ(result->result.peak_host_memory_bytes(), 1048576u);
   EXPECT_EQ(result->result.peak_device_memory_bytes(), 2048u);
+  EXPECT_EQ(result->result.attempts_size(), 0);
+
+  auto attempts = ParseEngineEvent(
+      R"({"type":"result","metric":"perplexity","fp_value":10.5,)"
+      R"("quantized_value":10.6,"attempts":[)"
+      R"({"method":"rtn","scheme":"w8a8","quantized_value":11.5,)"
+      R"("wall_seconds":2.5,"met_target":false},)"
+      R"({"method":"osplus+gptq","scheme":"w8a8","quantized_value":10.6,)"
+      R"("wall_seconds":9,"met_target":true}]})");
+  ASSERT_TRUE(attempts.ok()) << attempts.status();
+  ASSERT_EQ(attempts->result.attempts_size(), 2);
+  EXPECT_EQ(attempts->result.attempts(0).method(), "rtn");
+  EXPECT_FALSE(attempts->result.attempts(0).met_target());
+  EXPECT_DOUBLE_EQ(attempts->result.attempts(0).wall_seconds(), 2.5);
+  EXPECT_EQ(attempts->result.attempts(1).method(), "osplus+gptq");
+  EXPECT_TRUE(attempts->result.attempts(1).met_target());
+  auto bad =
+      ParseEngineEvent(R"({"type":"result","metric":"perplexity","attempts":[)"
+                       R"({"method":"rtn","met_target":"yes"}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              ::testing::HasSubstr("result.attempts[0].met_target"));
 
   auto error = ParseEngineEvent(
       R"({"type":"error","code":"INVALID_ARGUMENT","message":"bad bits",)"

@@ -29,9 +29,13 @@ quantd::v1::CompleteJobRequest EngineFailed(const ExitStatus& exit,
                                             const EngineReport& report,
                                             absl::string_view stderr_tail) {
   if (report.error.has_value() && report.error->code() != 0) {
-    return Failed(report.error->code(),
-                  WithDetails(report.error->message(), exit, stderr_tail),
-                  report.error->field());
+    quantd::v1::CompleteJobRequest request =
+        Failed(report.error->code(),
+               WithDetails(report.error->message(), exit, stderr_tail),
+               report.error->field());
+    // A target none of the attempts met: the attempts stay in the result.
+    if (report.result.has_value()) *request.mutable_result() = *report.result;
+    return request;
   }
   const std::string message =
       exit.Succeeded() ? "the engine exited without a result"

@@ -2,7 +2,8 @@
 // the engine's result and the uploaded artifacts, or FAILED with an
 // ErrorInfo made from the engine's error event (or, without one, from its
 // exit status: 2 invalid input, 4 out of memory, a signal a crash), its
-// exit status and the last lines of its stderr.
+// exit status and the last lines of its stderr; a FAILED job whose engine
+// sent a result too (an accuracy target no attempt met) keeps that result.
 #pragma once
 
 #include <optional>

@@ -50,6 +50,25 @@ TEST(JobOutcomeTest, EngineErrorEventWinsAndGetsDetails) {
   EXPECT_EQ(request.exit_status(), 2);
 }
 
+TEST(JobOutcomeTest, AMissedTargetFailsWithEveryAttemptInTheResult) {
+  EngineReport report = Succeeded();
+  report.artifacts.clear();
+  quantd::v1::Attempt* attempt = report.result->add_attempts();
+  attempt->set_method("rtn");
+  attempt->set_quantized_value(31.2);
+  report.error.emplace();
+  report.error->set_code(9);  // FAILED_PRECONDITION
+  report.error->set_message("no attempt met the target: rtn w8a8 31.2");
+  report.error->set_field("target");
+  const auto request = CompletionFor(Exited(5), report, "");
+  EXPECT_EQ(request.state(), quantd::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(request.error().code(), 9);
+  EXPECT_EQ(request.error().field(), "target");
+  ASSERT_EQ(request.result().attempts_size(), 1);
+  EXPECT_EQ(request.result().attempts(0).method(), "rtn");
+  EXPECT_EQ(request.result().artifacts_size(), 0);
+}
+
 TEST(JobOutcomeTest, ExitStatusGivesTheCodeWhenTheEngineSaidNothing) {
   EXPECT_EQ(CompletionFor(Exited(2), {}, "").error().code(), 3);
   EXPECT_EQ(CompletionFor(Exited(4), {}, "").error().code(), 8);

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from google.protobuf import json_format
 
@@ -59,7 +59,8 @@ def _tensor_quant(bits: Optional[int], granularity: Optional[str],
     return quant
 
 
-def make_spec(model: str, method: str, scheme: Optional[str] = None, *,
+def make_spec(model: str, method: Union[str, Sequence[str]],
+              scheme: Optional[str] = None, *,
               w_bits: Optional[int] = None, a_bits: Optional[int] = None,
               w_granularity: Optional[str] = None,
               a_granularity: Optional[str] = None,
@@ -76,10 +77,16 @@ def make_spec(model: str, method: str, scheme: Optional[str] = None, *,
               device: Optional[str] = None) -> types_pb2.JobSpec:
     """A JobSpec; `model`, `calib_data` and `eval_data` take a path, a
     file:// URI or a sha256: blob reference; `export` takes "hf", "packed",
-    "compressed-tensors" and "gguf" (default: hf and packed). The server
-    validates the rest and names the offending field in
-    InvalidArgumentError.field (`export_formats` for a format that cannot
-    hold the scheme or the model)."""
+    "compressed-tensors" and "gguf" (default: hf and packed). `method` is a
+    method name, or a recipe: its stages as a list (["osplus", "gptq"]) or
+    joined by "+" ("osplus+gptq"), with `params` holding one dict per stage
+    under its name plus the common ones ({"batch_size": 4, "gptq":
+    {"act_order": True}}). The server validates the rest and names the
+    offending field in InvalidArgumentError.field (`export_formats` for a
+    format that cannot hold the scheme or the model,
+    `method_params.gptq.block_size` for a stage's parameter)."""
+    if not isinstance(method, str):
+        method = "+".join(method)
     spec = types_pb2.JobSpec(method=method)
     spec.model.CopyFrom(data_ref(model))
     if scheme:

@@ -69,7 +69,7 @@ class FakeWorker:
                                        memory_bytes=80 << 30)],
             host_memory_bytes=256 << 30, engine_version="fake-0",
             methods=["rtn", "smoothquant", "os", "osplus", "omniquant",
-                     "gptq"],
+                     "gptq", "awq"],
             max_concurrent_jobs=8)
         self._gateway.RegisterWorker(worker_pb2.RegisterWorkerRequest(
             worker_id=worker_id, capabilities=capabilities), timeout=10)

@@ -228,6 +228,26 @@ def test_exit_code_invalid_input_local_and_from_server(quantd, worker):
         "message": as_json.stderr.strip().removeprefix("quantctl: ")}
 
 
+def test_submit_a_recipe_with_stage_params(quantd, worker):
+    recipe = ["submit", str(model_path()), "--method", "osplus+gptq",
+              "--scheme", "w8a8", "--samples", "4", "--seq-len", "64",
+              "--label", "fake=succeed"]
+    run = quantctl(quantd.address, *recipe, "--param", "batch_size=2",
+                   "--param", "gptq.act_order=true", "--output", "json")
+    assert run.returncode == 0, run.stderr
+    job = json.loads(run.stdout)
+    assert job["method"] == "osplus+gptq"
+    assert job["spec"]["method_params"] == {"batch_size": 2,
+                                            "gptq": {"act_order": True}}
+    bad = quantctl(quantd.address, *recipe, "--param", "gptq.block_size=0")
+    assert bad.returncode == EXIT_INVALID
+    assert ("--param gptq.block_size: must be in [1, 1e+06], got 0 "
+            "(method_params.gptq.block_size)") in bad.stderr, bad.stderr
+    order = quantctl(quantd.address, *recipe[:3], "gptq+osplus", *recipe[4:])
+    assert order.returncode == EXIT_INVALID
+    assert "--method: 'gptq' rounds the weights" in order.stderr, order.stderr
+
+
 def test_exit_code_not_found(quantd):
     missing = "j-00000000000000000000000000"
     for verb in (["get", missing], ["watch", missing], ["logs", missing],

@@ -108,6 +108,20 @@ def test_errors_map_to_exceptions(quantd, worker):
         with pytest.raises(InvalidArgumentError) as invalid:
             client.submit(model=str(model_path()), method="nope", scheme="w8a8")
         assert invalid.value.field == "method"
+        # A recipe's stages and each stage's parameters, checked at submit.
+        with pytest.raises(InvalidArgumentError) as invalid:
+            client.submit(model=str(model_path()), method=["gptq", "osplus"],
+                          scheme="w8a8")
+        assert invalid.value.field == "method"
+        assert "'gptq' rounds the weights" in invalid.value.message
+        with pytest.raises(InvalidArgumentError) as invalid:
+            client.submit(model=str(model_path()), method=["osplus", "gptq"],
+                          scheme="w8a8", params={"gptq": {"block_size": 0}})
+        assert invalid.value.field == "method_params.gptq.block_size"
+        job = client.submit(**dict(small_job(fake="succeed"),
+                                   method=["osplus", "gptq"],
+                                   params={"gptq": {"act_order": True}}))
+        assert job.spec.method == "osplus+gptq"
     three_tries = RetryPolicy(max_attempts=3, initial_backoff_seconds=0.05)
     with Client("127.0.0.1:1", timeout_seconds=5, retry=three_tries) as client:
         with pytest.raises(UnavailableError) as unreachable:

@@ -28,6 +28,17 @@ def test_make_spec_maps_keywords_to_fields():
     assert list(spec.export_formats) == [types_pb2.EXPORT_FORMAT_PACKED_INT]
 
 
+def test_make_spec_takes_a_recipe_as_a_list_or_a_string():
+    listed = make_spec("/m/model.gguf", ["osplus", "gptq"], "w8a8",
+                       params={"batch_size": 4, "gptq": {"act_order": True}})
+    joined = make_spec("/m/model.gguf", "osplus+gptq", "w8a8",
+                       params={"batch_size": 4, "gptq": {"act_order": True}})
+    assert listed == joined
+    assert listed.method == "osplus+gptq"
+    assert listed.method_params["gptq"]["act_order"] is True
+    assert listed.method_params["batch_size"] == 4
+
+
 def test_make_spec_takes_every_export_format():
     spec = make_spec("/m/model.gguf", "rtn", "w4a16-g32",
                      export=["hf", "packed", "compressed-tensors", "gguf"])

@@ -17,6 +17,8 @@ namespace quantd::engine::cli {
 inline constexpr int kExitInvalid = 2;
 inline constexpr int kExitRuntime = 3;
 inline constexpr int kExitOutOfMemory = 4;
+// A job with an accuracy target none of whose attempts met it.
+inline constexpr int kExitTargetNotMet = 5;
 
 // A bad flag value; the message names the flag ("--seq-len must be ...").
 class UsageError : public std::runtime_error {

@@ -145,10 +145,9 @@ TEST(ProbeCommandTest, ListsTheDevicesAndEveryBuiltInMethod) {
   nlohmann::json probe = nlohmann::json::parse(run.out);
   EXPECT_EQ(probe["devices"][0]["name"], "cpu");
   EXPECT_GT(probe["host_memory_bytes"].get<uint64_t>(), 0u);
-  EXPECT_EQ(
-      probe["methods"],
-      nlohmann::json::parse(
-          R"(["rtn", "smoothquant", "os", "osplus", "omniquant", "gptq"])"));
+  EXPECT_EQ(probe["methods"],
+            nlohmann::json::parse(R"(["rtn", "smoothquant", "os", "osplus", )"
+                                  R"("omniquant", "gptq", "awq"])"));
 }
 
 }  // namespace

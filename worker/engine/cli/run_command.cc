@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "worker/engine/cli/command_support.h"
 #include "worker/engine/cli/version.h"
 #include "worker/engine/export/export_error.h"
 #include "worker/engine/io/format_error.h"
@@ -24,9 +25,6 @@
 namespace quantd::engine::cli {
 namespace {
 
-constexpr int kExitInvalid = 2;
-constexpr int kExitRuntime = 3;
-constexpr int kExitOutOfMemory = 4;
 constexpr int kExitStopped = 143;
 
 struct RunOptions {
@@ -116,6 +114,9 @@ int RunAndReport(const RunOptions& options) {
     return Fail(events, kExitInvalid, "INVALID_ARGUMENT", error.what());
   } catch (const model::ModelError& error) {
     return Fail(events, kExitInvalid, "INVALID_ARGUMENT", error.what());
+  } catch (const pipeline::TargetNotMet& error) {
+    return Fail(events, kExitTargetNotMet, "FAILED_PRECONDITION", error.what(),
+                "target");
   } catch (const exporting::ExportError& error) {
     return Fail(events, kExitRuntime, "INTERNAL", error.what());
   } catch (const c10::OutOfMemoryError& error) {

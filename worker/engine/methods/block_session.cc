@@ -102,15 +102,32 @@ void BlockSession::ScaleThroughProducer(const model::InputSite& site,
 }
 
 void BlockSession::QuantizeSite(const model::InputSite& site) {
+  std::vector<std::string> pending;
   for (const std::string& name : site.consumers) {
-    if (weights_.count(name) != 0) continue;
-    model::Linear& layer = block_.linear(name);
-    const quant::QuantConfig& config = context_.scheme->weight;
-    const at::Tensor layer_fp = layer.weight;
-    QuantizedWeight quantized = QuantizeWeight(layer.weight, config);
-    layer.weight = quantized.weight;
-    weights_[name] = WeightState{name, config, quantized.qparams,
-                                 config.enabled ? layer_fp : at::Tensor()};
+    if (weights_.count(name) == 0) pending.push_back(name);
+  }
+  const quant::QuantConfig& config = context_.scheme->weight;
+  if (context_.rounder != nullptr && config.enabled && !pending.empty()) {
+    std::vector<WeightState> rounded =
+        context_.rounder->Round(*this, site, pending);
+    if (rounded.size() != pending.size()) {
+      throw MethodError("block " + block_.prefix() + ": the rounding stage " +
+                        "returned " + std::to_string(rounded.size()) +
+                        " weights for site '" + site.name + "', expected " +
+                        std::to_string(pending.size()));
+    }
+    for (size_t i = 0; i < pending.size(); ++i) {
+      weights_[pending[i]] = std::move(rounded[i]);
+    }
+  } else {
+    for (const std::string& name : pending) {
+      model::Linear& layer = block_.linear(name);
+      const at::Tensor layer_fp = layer.weight;
+      QuantizedWeight quantized = QuantizeWeight(layer.weight, config);
+      layer.weight = quantized.weight;
+      weights_[name] = WeightState{name, config, quantized.qparams,
+                                   config.enabled ? layer_fp : at::Tensor()};
+    }
   }
   activations_->Enable(site.point, plan_.sites);
 }

@@ -39,6 +39,22 @@ struct ActivationPlan {
 // standard configs); fine-grained schemes leave them in FP (§1.5).
 ActivationPlan DefaultActivationPlan(const quant::QuantScheme& scheme);
 
+class BlockSession;
+
+// A recipe's rounding stage (contract/recipe.h): rounds the weights of a
+// site's consumers where RTN would, with the block as the session has left
+// it (the site transformed, earlier sites quantized).
+class WeightRounder {
+ public:
+  virtual ~WeightRounder() = default;
+  // Replaces the weight of each of `consumers` (not quantized yet) by its
+  // rounded value and returns their states, in the order given. May add
+  // figures to the session.
+  virtual std::vector<WeightState> Round(
+      BlockSession& session, const model::InputSite& site,
+      const std::vector<std::string>& consumers) = 0;
+};
+
 class BlockSession {
  public:
   BlockSession(model::Block& block, const BlockInputs& inputs,
@@ -66,8 +82,9 @@ class BlockSession {
   void ScaleThroughProducer(const model::InputSite& site,
                             const at::Tensor& scale);
 
-  // Quantizes the weights of the site's consumers (once each) and enables
-  // the site's activation quantizer.
+  // Quantizes the weights of the site's consumers (once each; by the
+  // context's rounder, RTN without one) and enables the site's activation
+  // quantizer.
   void QuantizeSite(const model::InputSite& site);
   // Enables the BMM quantizers of the plan (no-op when disabled).
   void EnableAttentionQuantizers();

@@ -1,6 +1,6 @@
 // The MethodInfo of each built-in method, one per method file (rtn.cc,
-// smoothquant.cc, os.cc, osplus.cc, omniquant.cc, gptq.cc). Only registry.cc
-// includes this.
+// smoothquant.cc, os.cc, osplus.cc, omniquant.cc, gptq.cc, awq.cc). Only
+// registry.cc includes this.
 #pragma once
 
 #include "worker/engine/methods/registry.h"
@@ -13,5 +13,6 @@ MethodInfo OsMethodInfo();
 MethodInfo OsPlusMethodInfo();
 MethodInfo OmniQuantMethodInfo();
 MethodInfo GptqMethodInfo();
+MethodInfo AwqMethodInfo();
 
 }  // namespace quantd::engine::methods

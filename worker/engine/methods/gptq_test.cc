@@ -2,7 +2,8 @@
 // solved against the Hessian of its own calibration inputs (with the
 // earlier sites already quantized), left on the grid its state describes,
 // one figure per Linear, activations as RTN has them, and the catalogue's
-// checks of its parameters.
+// checks of its parameters; and GPTQ as a recipe's rounding stage after a
+// transform (osplus+gptq, smoothquant+gptq).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,7 +36,7 @@ BlockRun QuantizeBlock0(const io::ModelConfig& config,
   auto model = TinyModel(config);
   quant::QuantScheme parsed = quant::ParseScheme(scheme);
   std::unique_ptr<Method> instance =
-      FindMethod(method)->make(ParseMethodParams(method, params, parsed));
+      MakeRecipeMethod(ParseRecipe(method, params, parsed));
   BlockInputs inputs = EmbeddedInputs(*model, 3, 2, 8);
   ContextCache contexts(*model, 8);
   auto block = model->LoadBlock(0);
@@ -92,6 +93,64 @@ TEST(GptqMethodTest, LeavesEveryLinearOnItsGridWithAFigure) {
         EXPECT_EQ(run.outcome.state.activations.empty(), !activations) << what;
       }
     }
+  }
+}
+
+bool IsLinearFigure(const BlockRun& run, const LayerFigure& figure) {
+  for (const auto& [name, weight] : run.weights) {
+    if (figure.name == "blocks.0." + name) return true;
+  }
+  return false;
+}
+
+TEST(GptqRecipeTest, TheTransformRunsThenGptqRoundsWhatItLeaves) {
+  for (const io::ModelConfig& config : AllTinyConfigs()) {
+    for (const char* transform : {"osplus", "smoothquant"}) {
+      const std::string what = Name(config) + " " + transform;
+      const BlockRun alone = QuantizeBlock0(config, transform, {}, "w4a8");
+      const BlockRun recipe =
+          QuantizeBlock0(config, std::string(transform) + "+gptq", {}, "w4a8");
+      ASSERT_EQ(recipe.outcome.state.weights.size(), recipe.weights.size())
+          << what;
+      size_t gptq_figures = 0;
+      size_t transform_figures = 0;
+      for (const LayerFigure& figure : recipe.outcome.figures) {
+        if (!IsLinearFigure(recipe, figure)) {
+          ++transform_figures;
+          continue;
+        }
+        ++gptq_figures;
+        EXPECT_EQ(figure.threshold, 0.01) << what << " " << figure.name;
+        EXPECT_LE(figure.loss_after, figure.loss_before)
+            << what << " " << figure.name;
+      }
+      EXPECT_EQ(gptq_figures, recipe.weights.size()) << what;
+      EXPECT_EQ(transform_figures, alone.outcome.figures.size()) << what;
+      bool any_differs = false;
+      for (const WeightState& state : recipe.outcome.state.weights) {
+        const at::Tensor& weight = recipe.weights.at(state.linear);
+        EXPECT_TRUE(at::equal(
+            quant::FakeQuantize(weight, state.qparams, state.config.granularity,
+                                state.config.group_size),
+            weight))
+            << what << " " << state.linear;
+        any_differs |= !at::equal(weight, alone.weights.at(state.linear));
+      }
+      EXPECT_TRUE(any_differs) << what << ": GPTQ changed no weight";
+      EXPECT_TRUE(std::isfinite(recipe.output_error)) << what;
+    }
+  }
+}
+
+TEST(GptqRecipeTest, RtnAsTheRoundingStageIsTheTransformAlone) {
+  for (const io::ModelConfig& config : AllTinyConfigs()) {
+    const BlockRun alone = QuantizeBlock0(config, "osplus", {}, "w4a8");
+    const BlockRun recipe = QuantizeBlock0(config, "osplus+rtn", {}, "w4a8");
+    for (const auto& [name, weight] : alone.weights) {
+      EXPECT_TRUE(at::equal(weight, recipe.weights.at(name)))
+          << Name(config) << " " << name;
+    }
+    EXPECT_EQ(recipe.output_error, alone.output_error) << Name(config);
   }
 }
 

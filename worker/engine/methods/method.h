@@ -66,6 +66,8 @@ class ContextCache {
   std::map<int64_t, model::ForwardContext> contexts_;
 };
 
+class WeightRounder;  // block_session.h
+
 // What a method may read while quantizing a block; the pointees outlive
 // the call.
 struct MethodContext {
@@ -80,6 +82,9 @@ struct MethodContext {
   // `done` is the finished share of the block, in (0, 1]; `figure` names
   // the step and carries its loss. May be empty.
   std::function<void(double done, const LayerFigure& figure)> progress;
+  // How BlockSession::QuantizeSite rounds a site's weights: a recipe's
+  // rounding stage (GPTQ); null for RTN.
+  WeightRounder* rounder = nullptr;
 };
 
 struct BlockOutcome {

@@ -50,6 +50,9 @@ std::vector<std::pair<std::string, contract::RawParam>> RawParamsOf(
     } else if (value.is_number()) {
       param.kind = contract::RawParam::Kind::kNumber;
       param.number = value.get<double>();
+    } else if (value.is_object()) {
+      param.kind = contract::RawParam::Kind::kObject;
+      param.members = RawParamsOf(value);
     }
     raw.emplace_back(key, std::move(param));
   }

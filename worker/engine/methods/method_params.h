@@ -38,7 +38,8 @@ class MethodParams {
 };
 
 // The members of a JSON method_params object as the contract reads them
-// (empty for null or a non-object).
+// (empty for null or a non-object; nested objects, a recipe's per-stage
+// parameters, with their members).
 std::vector<std::pair<std::string, contract::RawParam>> RawParamsOf(
     const nlohmann::json& object);
 

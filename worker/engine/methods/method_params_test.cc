@@ -45,7 +45,7 @@ TEST(MethodParamsTest, NamesTheFieldOfEveryProblem) {
             "got 2");
   EXPECT_THAT(ParamErrorOf("smoothquant", {{"alpah", 0.5}}),
               HasSubstr("method_params.alpah | method_params.alpah: unknown "
-                        "parameter (this method takes: batch_size, alpha"));
+                        "parameter (smoothquant takes: batch_size, alpha"));
   EXPECT_THAT(ParamErrorOf("osplus", {{"up_down", "yes"}}),
               HasSubstr("method_params.up_down | "));
   EXPECT_THAT(ParamErrorOf("osplus", {{"search_tokens", 1.5}}),
@@ -55,7 +55,7 @@ TEST(MethodParamsTest, NamesTheFieldOfEveryProblem) {
   EXPECT_THAT(
       ParamErrorOf("no_such_method", {}),
       HasSubstr("method | method: unknown method 'no_such_method' (expected "
-                "one of: rtn, smoothquant, os, osplus, omniquant, gptq)"));
+                "one of: rtn, smoothquant, os, osplus, omniquant, gptq, awq)"));
 }
 
 TEST(MethodParamsTest, UpDownNeedsPerRowWeights) {
@@ -66,8 +66,10 @@ TEST(MethodParamsTest, UpDownNeedsPerRowWeights) {
 
 TEST(RegistryTest, EveryMethodIsBuiltFromItsDefaults) {
   for (const MethodInfo& info : Methods()) {
+    // awq is weight-only and refuses quantized activations.
+    const char* scheme = info.name == "awq" ? "w6a16" : "w6a6";
     MethodParams params = ParseMethodParams(info.name, nlohmann::json(),
-                                            quant::ParseScheme("w6a6"));
+                                            quant::ParseScheme(scheme));
     EXPECT_NE(info.make(params), nullptr) << info.name;
     ASSERT_NE(info.entry, nullptr) << info.name;
     EXPECT_FALSE(info.entry->summary.empty()) << info.name;

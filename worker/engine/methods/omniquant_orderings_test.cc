@@ -83,8 +83,7 @@ class SmolLm2 {
     spec.method = method;
     spec.scheme = quant::ParseScheme(scheme);
     params["batch_size"] = kBatchSize;
-    spec.method_params =
-        methods::ParseMethodParams(method, params, spec.scheme);
+    spec.stages = methods::ParseRecipe(method, params, spec.scheme);
     spec.calibration.n_samples = kCalibrationSamples;
     spec.calibration.seq_len = kCalibrationLen;
     spec.evaluation.seq_len = kEvalLen;

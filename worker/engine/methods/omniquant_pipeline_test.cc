@@ -37,8 +37,7 @@ class OmniQuantPipelineTest : public ::testing::Test {
     std::ofstream(spec.model_path) << "tiny";
     spec.method = "omniquant";
     spec.scheme = quant::ParseScheme(scheme);
-    spec.method_params =
-        methods::ParseMethodParams("omniquant", params, spec.scheme);
+    spec.stages = methods::ParseRecipe("omniquant", params, spec.scheme);
     spec.calibration.n_samples = 6;
     spec.calibration.seq_len = 12;
     spec.evaluation.seq_len = 12;

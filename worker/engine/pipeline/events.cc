@@ -74,16 +74,33 @@ void EventSink::Artifact(const std::string& name, const std::string& kind,
                kind.c_str(), static_cast<unsigned long long>(file.size_bytes));
 }
 
+nlohmann::json AttemptsJson(const std::vector<AttemptEvent>& attempts) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const AttemptEvent& attempt : attempts) {
+    list.push_back({{"method", attempt.method},
+                    {"scheme", attempt.scheme},
+                    {"quantized_value", attempt.quantized_value},
+                    {"wall_seconds", attempt.wall_seconds},
+                    {"met_target", attempt.met_target}});
+  }
+  return list;
+}
+
 void EventSink::Result(const ResultEvent& result) {
-  Emit({{"type", "result"},
-        {"metric", result.metric},
-        {"fp_value", result.fp_value},
-        {"quantized_value", result.quantized_value},
-        {"eval_tokens", result.eval_tokens},
-        {"eval_seq_len", result.eval_seq_len},
-        {"wall_seconds", result.wall_seconds},
-        {"peak_host_memory_bytes", result.peak_host_memory_bytes},
-        {"peak_device_memory_bytes", result.peak_device_memory_bytes}});
+  nlohmann::json event = {
+      {"type", "result"},
+      {"metric", result.metric},
+      {"fp_value", result.fp_value},
+      {"quantized_value", result.quantized_value},
+      {"eval_tokens", result.eval_tokens},
+      {"eval_seq_len", result.eval_seq_len},
+      {"wall_seconds", result.wall_seconds},
+      {"peak_host_memory_bytes", result.peak_host_memory_bytes},
+      {"peak_device_memory_bytes", result.peak_device_memory_bytes}};
+  if (!result.attempts.empty()) {
+    event["attempts"] = AttemptsJson(result.attempts);
+  }
+  Emit(event);
   std::fprintf(stderr, "[result] %s fp %.4f quantized %.4f (%lld tokens)\n",
                result.metric.c_str(), result.fp_value, result.quantized_value,
                static_cast<long long>(result.eval_tokens));

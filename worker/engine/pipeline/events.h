@@ -26,6 +26,15 @@ struct ProgressEvent {
   std::vector<methods::LayerFigure> layers;
 };
 
+// One attempt of a job with an accuracy target (quantd.v1.Attempt).
+struct AttemptEvent {
+  std::string method;
+  std::string scheme;
+  double quantized_value = 0.0;
+  double wall_seconds = 0.0;
+  bool met_target = false;
+};
+
 struct ResultEvent {
   std::string metric;  // "perplexity" or "cosine"; "" when skipped.
   double fp_value = 0.0;
@@ -35,7 +44,12 @@ struct ResultEvent {
   double wall_seconds = 0.0;
   uint64_t peak_host_memory_bytes = 0;
   uint64_t peak_device_memory_bytes = 0;
+  // Jobs with a target: every attempt, in order; empty otherwise.
+  std::vector<AttemptEvent> attempts;
 };
+
+// The attempts as JSON (the result event's and the report's "attempts").
+nlohmann::json AttemptsJson(const std::vector<AttemptEvent>& attempts);
 
 class EventSink {
  public:

@@ -7,10 +7,11 @@
 #include <limits>
 #include <sstream>
 
+#include "contract/accuracy_target.h"
 #include "contract/contract_error.h"
 #include "contract/export_format.h"
 #include "contract/job_limits.h"
-#include "contract/method_catalogue.h"
+#include "contract/recipe.h"
 #include "contract/sha256.h"
 #include "worker/engine/methods/block_state.h"
 #include "worker/engine/methods/method_error.h"
@@ -141,6 +142,112 @@ std::vector<std::string> ParseExportFormats(const SpecReader& reader) {
   return formats;
 }
 
+// A recipe's stage list; ContractError as SpecError under `prefix`.
+void CheckRecipeStages(const std::string& method, const std::string& prefix) {
+  try {
+    contract::ParseRecipe(method);
+  } catch (const contract::ContractError& error) {
+    throw SpecError(prefix + error.field(), error.what());
+  }
+}
+
+// The stages of `method` with their parameters, checked against `scheme`;
+// errors under `prefix`.
+std::vector<methods::RecipeStage> ParseStages(const std::string& method,
+                                              const nlohmann::json* params,
+                                              const quant::QuantScheme& scheme,
+                                              const std::string& prefix) {
+  try {
+    return methods::ParseRecipe(method, params ? *params : nlohmann::json(),
+                                scheme);
+  } catch (const methods::ParamError& error) {
+    throw SpecError(prefix + error.field(), internal::ProblemOf(error.what()));
+  }
+}
+
+Candidate ParseCandidate(const nlohmann::json& json, const std::string& field,
+                         const quant::QuantScheme& job_scheme) {
+  SpecReader reader(json, field, {"method", "scheme", "method_params"});
+  Candidate candidate;
+  candidate.method = reader.String("method").value_or("");
+  CheckRecipeStages(candidate.method, field + ".");
+  candidate.scheme = job_scheme;
+  if (const nlohmann::json* scheme = reader.Object("scheme")) {
+    try {
+      candidate.scheme = internal::ParseSchemeSpec(*scheme);
+    } catch (const SpecError& error) {
+      throw SpecError(field + "." + error.field(),
+                      internal::ProblemOf(error.what()));
+    }
+  }
+  candidate.stages =
+      ParseStages(candidate.method, reader.Object("method_params"),
+                  candidate.scheme, field + ".");
+  return candidate;
+}
+
+TargetSettings ParseTarget(const nlohmann::json& json,
+                           const quant::QuantScheme& job_scheme) {
+  SpecReader reader(json, "target",
+                    {"max_perplexity_increase", "min_cosine", "fallbacks"});
+  TargetSettings target;
+  target.max_perplexity_increase =
+      reader.Number("max_perplexity_increase").value_or(0.0);
+  target.min_cosine = reader.Number("min_cosine").value_or(0.0);
+  if (const nlohmann::json* fallbacks = reader.Array("fallbacks")) {
+    for (size_t i = 0; i < fallbacks->size(); ++i) {
+      target.fallbacks.push_back(ParseCandidate(
+          (*fallbacks)[i], contract::FallbackField(i), job_scheme));
+    }
+  }
+  return target;
+}
+
+// Group sizes dividing every Linear's input dimension and exports able to
+// hold `scheme` on this model; fields under `prefix`.
+void CheckSchemeOnModel(const quant::QuantScheme& scheme,
+                        const io::ModelConfig& config, const JobSpec& spec,
+                        const std::string& prefix) {
+  const int64_t attention = config.num_heads * config.head_dim;
+  const std::pair<int64_t, const char*> dims[] = {
+      {config.hidden_size, "hidden_size"},
+      {config.intermediate_size, "intermediate_size"},
+      {attention, "num_heads * head_dim"}};
+  auto check_group = [&](const quant::QuantConfig& quant,
+                         const std::string& field) {
+    if (!quant.enabled || quant.granularity != quant::Granularity::kPerGroup) {
+      return;
+    }
+    for (const auto& [dim, name] : dims) {
+      if (dim % quant.group_size != 0) {
+        throw SpecError(prefix + field,
+                        c10::str(quant.group_size, " does not divide ", name,
+                                 " (", dim, ")"));
+      }
+    }
+  };
+  check_group(scheme.weight, "scheme.weights.group_size");
+  check_group(scheme.activation, "scheme.activations.group_size");
+  // The export formats that cannot hold this scheme or model (quantd
+  // refuses them at submit by the same rule; this is for specs given to
+  // the engine directly).
+  contract::ModelFacts facts;
+  facts.llama_family = config.architecture == io::Architecture::kLlama;
+  facts.architecture = facts.llama_family && !config.model_type.empty()
+                           ? config.model_type
+                           : io::ArchitectureName(config.architecture);
+  facts.gguf_source = spec.model_path.extension() == ".gguf";
+  for (const std::string& name : spec.export_formats) {
+    try {
+      contract::CheckExportable(*contract::ParseExportFormat(name), scheme.name,
+                                quant::ToContract(scheme.weight),
+                                quant::ToContract(scheme.activation), facts);
+    } catch (const contract::ContractError& error) {
+      throw SpecError(prefix + error.field(), error.what());
+    }
+  }
+}
+
 // Scheduling fields the engine ignores; only their JSON types are checked.
 void CheckSchedulingFields(const SpecReader& reader) {
   reader.Integer("priority", -100, 100);
@@ -161,28 +268,21 @@ JobSpec ParseJobSpec(const nlohmann::json& document,
   SpecReader reader(document, "",
                     {"model", "method", "scheme", "method_params",
                      "calibration", "evaluation", "export_formats", "priority",
-                     "labels", "resources", "deadline", "retry"});
+                     "labels", "resources", "deadline", "retry", "target"});
   CheckSchedulingFields(reader);
   JobSpec spec;
   const nlohmann::json* model = reader.Object("model");
   if (model == nullptr) throw SpecError("model", "required");
   spec.model_path = DataRefPath(*model, "model");
   spec.method = reader.String("method").value_or("");
-  if (spec.method.empty()) throw SpecError("method", "required");
-  if (methods::FindMethod(spec.method) == nullptr) {
-    throw SpecError("method",
-                    "unknown method '" + spec.method +
-                        "' (expected one of: " + contract::MethodNames() + ")");
-  }
+  CheckRecipeStages(spec.method, "");
   const nlohmann::json* scheme = reader.Object("scheme");
   if (scheme == nullptr) throw SpecError("scheme", "required");
   spec.scheme = internal::ParseSchemeSpec(*scheme);
-  const nlohmann::json* params = reader.Object("method_params");
-  try {
-    spec.method_params = methods::ParseMethodParams(
-        spec.method, params ? *params : nlohmann::json(), spec.scheme);
-  } catch (const methods::ParamError& error) {
-    throw SpecError(error.field(), internal::ProblemOf(error.what()));
+  spec.stages =
+      ParseStages(spec.method, reader.Object("method_params"), spec.scheme, "");
+  if (const nlohmann::json* target = reader.Object("target")) {
+    spec.target = ParseTarget(*target, spec.scheme);
   }
   spec.calibration = ParseCalibration(reader.Object("calibration"), defaults);
   spec.evaluation = ParseEvaluation(reader.Object("evaluation"), defaults);
@@ -243,43 +343,34 @@ void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config) {
   } catch (const contract::ContractError& error) {
     throw SpecError(error.field(), error.what());
   }
-  const int64_t attention = config.num_heads * config.head_dim;
-  const std::pair<int64_t, const char*> dims[] = {
-      {config.hidden_size, "hidden_size"},
-      {config.intermediate_size, "intermediate_size"},
-      {attention, "num_heads * head_dim"}};
-  auto check_group = [&](const quant::QuantConfig& quant, const char* field) {
-    if (!quant.enabled || quant.granularity != quant::Granularity::kPerGroup) {
-      return;
-    }
-    for (const auto& [dim, name] : dims) {
-      if (dim % quant.group_size != 0) {
-        throw SpecError(field, c10::str(quant.group_size, " does not divide ",
-                                        name, " (", dim, ")"));
-      }
-    }
-  };
-  check_group(spec.scheme.weight, "scheme.weights.group_size");
-  check_group(spec.scheme.activation, "scheme.activations.group_size");
-  // The export formats that cannot hold this scheme or model (quantd
-  // refuses them at submit by the same rule; this is for specs given to
-  // the engine directly).
-  contract::ModelFacts facts;
-  facts.llama_family = config.architecture == io::Architecture::kLlama;
-  facts.architecture = facts.llama_family && !config.model_type.empty()
-                           ? config.model_type
-                           : io::ArchitectureName(config.architecture);
-  facts.gguf_source = spec.model_path.extension() == ".gguf";
-  for (const std::string& name : spec.export_formats) {
-    try {
-      contract::CheckExportable(
-          *contract::ParseExportFormat(name), spec.scheme.name,
-          quant::ToContract(spec.scheme.weight),
-          quant::ToContract(spec.scheme.activation), facts);
-    } catch (const contract::ContractError& error) {
-      throw SpecError(error.field(), error.what());
-    }
+  CheckSchemeOnModel(spec.scheme, config, spec, "");
+  if (!spec.target) return;
+  try {
+    contract::CheckTarget(
+        {spec.target->max_perplexity_increase, spec.target->min_cosine},
+        spec.target->fallbacks.size(), encoder, spec.evaluation.skip);
+  } catch (const contract::ContractError& error) {
+    throw SpecError(error.field(), error.what());
   }
+  for (size_t i = 0; i < spec.target->fallbacks.size(); ++i) {
+    CheckSchemeOnModel(spec.target->fallbacks[i].scheme, config, spec,
+                       contract::FallbackField(i) + ".");
+  }
+}
+
+std::vector<JobSpec> AttemptSpecs(const JobSpec& spec) {
+  JobSpec own = spec;
+  own.target.reset();
+  std::vector<JobSpec> attempts{own};
+  if (!spec.target) return attempts;
+  for (const Candidate& candidate : spec.target->fallbacks) {
+    JobSpec attempt = own;
+    attempt.method = candidate.method;
+    attempt.stages = candidate.stages;
+    attempt.scheme = candidate.scheme;
+    attempts.push_back(std::move(attempt));
+  }
+  return attempts;
 }
 
 void HashDatasets(JobSpec& spec) {
@@ -292,9 +383,19 @@ void HashDatasets(JobSpec& spec) {
 }
 
 nlohmann::json CanonicalSpec(const JobSpec& spec) {
+  // A single method's parameters flat, as before recipes (the same hash);
+  // a recipe's by stage.
+  nlohmann::json params = nlohmann::json::object();
+  if (spec.stages.size() == 1) {
+    params = spec.stages.front().params.values();
+  } else {
+    for (const methods::RecipeStage& stage : spec.stages) {
+      params[stage.info->name] = stage.params.values();
+    }
+  }
   return {
       {"method", spec.method},
-      {"method_params", spec.method_params.values()},
+      {"method_params", params},
       {"scheme",
        {{"name", spec.scheme.name},
         {"weights", methods::QuantConfigToJson(spec.scheme.weight)},

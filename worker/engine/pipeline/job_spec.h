@@ -12,12 +12,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "worker/engine/io/model_config.h"
-#include "worker/engine/methods/method_params.h"
+#include "worker/engine/methods/registry.h"
 #include "worker/engine/quant/scheme.h"
 
 namespace quantd::engine::pipeline {
@@ -59,17 +60,41 @@ struct EvaluationSettings {
   bool skip = false;
 };
 
+// One attempt of a job with an accuracy target: a method (or recipe) with
+// its stages and a scheme.
+struct Candidate {
+  std::string method;
+  std::vector<methods::RecipeStage> stages;
+  quant::QuantScheme scheme;
+};
+
+// JobSpec.target (contract/accuracy_target.h, docs/TARGETS.md).
+struct TargetSettings {
+  double max_perplexity_increase = 0.0;  // Decoders.
+  double min_cosine = 0.0;               // Encoders.
+  // Tried in order after the job's own method and scheme.
+  std::vector<Candidate> fallbacks;
+};
+
 struct JobSpec {
   std::filesystem::path model_path;
+  // One method or a recipe, "osplus+gptq" (contract/recipe.h).
   std::string method;
-  methods::MethodParams method_params;
+  // Its stages with their checked method_params; one for a single method.
+  std::vector<methods::RecipeStage> stages;
   quant::QuantScheme scheme;
   CalibrationSettings calibration;
   EvaluationSettings evaluation;
   // Proto names without the prefix ("HF_SAFETENSORS", "PACKED_INT",
   // "COMPRESSED_TENSORS", "GGUF"); the first two when the spec names none.
   std::vector<std::string> export_formats;
+  // Unset: one attempt.
+  std::optional<TargetSettings> target;
 };
+
+// The attempts of `spec`: its own method and scheme, then the target's
+// fallbacks; each a spec of its own without a target.
+std::vector<JobSpec> AttemptSpecs(const JobSpec& spec);
 
 // Parses and validates a JobSpec document. Throws SpecError.
 JobSpec ParseJobSpec(const nlohmann::json& document,
@@ -80,8 +105,10 @@ JobSpec ReadJobSpec(const std::filesystem::path& path,
                     const SpecDefaults& defaults);
 
 // Checks that need the model: group sizes dividing every Linear's input
-// dimension, sequence lengths within the position table. Fills the default
-// sequence lengths. Throws SpecError.
+// dimension, sequence lengths within the position table, exports able to
+// hold the scheme, a target's bound matching the model's metric (each
+// fallback checked as an attempt). Fills the default sequence lengths.
+// Throws SpecError.
 void ValidateAgainstModel(JobSpec& spec, const io::ModelConfig& config);
 
 // Fills the datasets' SHA-256 (io::Sha256File). Throws io::FormatError.

@@ -55,7 +55,7 @@ TEST_F(JobSpecTest, ParsesAMinimalSpecWithDefaults) {
   EXPECT_EQ(spec.calibration.n_samples, 128);
   EXPECT_EQ(spec.calibration.dataset, dir_ / "wiki.valid.tokens");
   EXPECT_EQ(spec.evaluation.dataset, dir_ / "wiki.test.raw");
-  EXPECT_EQ(spec.method_params.Integer("search_tokens"), 4096);
+  EXPECT_EQ(spec.stages.at(0).params.Integer("search_tokens"), 4096);
   EXPECT_THAT(spec.export_formats,
               ::testing::ElementsAre("HF_SAFETENSORS", "PACKED_INT"));
 }
@@ -80,6 +80,80 @@ TEST_F(JobSpecTest, AcceptsProtoJsonForms) {
   EXPECT_EQ(parsed.scheme.weight.bits, 3);
   EXPECT_EQ(parsed.scheme.weight.group_size, 16);
   EXPECT_THAT(parsed.export_formats, ::testing::ElementsAre("PACKED_INT"));
+}
+
+TEST_F(JobSpecTest, ParsesARecipeWithPerStageParameters) {
+  nlohmann::json document = Base();
+  document["method"] = "osplus+gptq";
+  document["scheme"] = {{"preset", "w8a8"}};
+  document["method_params"] = {{"batch_size", 4},
+                               {"osplus", {{"up_down", true}}},
+                               {"gptq", {{"act_order", true}}}};
+  const JobSpec spec = ParseJobSpec(document, defaults_);
+  ASSERT_EQ(spec.stages.size(), 2u);
+  EXPECT_EQ(spec.stages[0].info->name, "osplus");
+  EXPECT_TRUE(spec.stages[0].params.Bool("up_down"));
+  EXPECT_EQ(spec.stages[1].info->name, "gptq");
+  EXPECT_TRUE(spec.stages[1].params.Bool("act_order"));
+  EXPECT_EQ(spec.stages[1].params.Integer("batch_size"), 4);
+  // The canonical spec (the checkpoints' identity) keeps each stage's.
+  const nlohmann::json canonical = CanonicalSpec(spec);
+  EXPECT_EQ(canonical["method_params"]["gptq"]["act_order"], true);
+  EXPECT_EQ(canonical["method_params"]["osplus"]["batch_size"], 4);
+
+  document["method"] = "gptq+osplus";
+  EXPECT_THAT(ErrorOf(document),
+              HasSubstr("method | method: 'gptq' rounds the weights"));
+  document["method"] = "osplus+gptq";
+  document["method_params"] = {{"gptq", {{"block_size", 0}}}};
+  EXPECT_THAT(ErrorOf(document), HasSubstr("method_params.gptq.block_size | "));
+}
+
+TEST_F(JobSpecTest, ParsesATargetWithItsFallbacks) {
+  nlohmann::json document = Base();
+  document["scheme"] = {{"preset", "w8a8"}};
+  document["method"] = "rtn";
+  document["target"] = {
+      {"max_perplexity_increase", 0.02},
+      {"fallbacks",
+       {{{"method", "smoothquant"}},
+        {{"method", "osplus+gptq"},
+         {"scheme", {{"preset", "w6a6"}}},
+         {"method_params", {{"gptq", {{"act_order", true}}}}}}}}};
+  const JobSpec spec = ParseJobSpec(document, defaults_);
+  ASSERT_TRUE(spec.target.has_value());
+  EXPECT_EQ(spec.target->max_perplexity_increase, 0.02);
+  ASSERT_EQ(spec.target->fallbacks.size(), 2u);
+  EXPECT_EQ(spec.target->fallbacks[0].scheme.name, "w8a8");  // The job's.
+  EXPECT_EQ(spec.target->fallbacks[1].scheme.name, "w6a6");
+  EXPECT_TRUE(spec.target->fallbacks[1].stages.at(1).params.Bool("act_order"));
+  const std::vector<JobSpec> attempts = AttemptSpecs(spec);
+  ASSERT_EQ(attempts.size(), 3u);
+  EXPECT_EQ(attempts[0].method, "rtn");
+  EXPECT_EQ(attempts[2].method, "osplus+gptq");
+  EXPECT_EQ(attempts[2].scheme.name, "w6a6");
+  for (const JobSpec& attempt : attempts) EXPECT_FALSE(attempt.target);
+
+  auto error = [&](nlohmann::json target) {
+    nlohmann::json bad = document;
+    bad["target"] = std::move(target);
+    return ErrorOf(bad);
+  };
+  EXPECT_THAT(error({{"fallbacks", {{{"method", "gptq+rtn"}}}}}),
+              HasSubstr("target.fallbacks[0].method | "));
+  EXPECT_THAT(
+      error({{"fallbacks",
+              {{{"method", "rtn"}, {"scheme", {{"preset", "w9a9"}}}}}}}),
+      HasSubstr("target.fallbacks[0].scheme.preset | "));
+  EXPECT_THAT(
+      error(
+          {{"fallbacks",
+            {{{"method", "smoothquant"}, {"method_params", {{"alpha", 2}}}}}}}),
+      HasSubstr("target.fallbacks[0].method_params.alpha | "));
+  EXPECT_THAT(error({{"fallbacks", {{{"metod", "rtn"}}}}}),
+              HasSubstr("target.fallbacks[0].metod | "));
+  EXPECT_THAT(error({{"max_perplexity_increase", "2%"}}),
+              HasSubstr("target.max_perplexity_increase | "));
 }
 
 TEST_F(JobSpecTest, NamesTheFieldOfEveryError) {

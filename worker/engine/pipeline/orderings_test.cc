@@ -98,8 +98,7 @@ class Workload {
     spec.method = method;
     spec.scheme = quant::ParseScheme(scheme);
     params["batch_size"] = budget_.batch_size;
-    spec.method_params =
-        methods::ParseMethodParams(method, params, spec.scheme);
+    spec.stages = methods::ParseRecipe(method, params, spec.scheme);
     spec.calibration.n_samples = budget_.calibration_samples;
     spec.calibration.seq_len = budget_.calibration_len;
     spec.evaluation.seq_len = budget_.eval_len;

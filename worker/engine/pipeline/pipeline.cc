@@ -13,6 +13,7 @@
 #include <optional>
 #include <tuple>
 
+#include "contract/accuracy_target.h"
 #include "contract/export_format.h"
 #include "worker/engine/eval/perplexity.h"
 #include "worker/engine/eval/similarity.h"
@@ -97,15 +98,16 @@ class JobRun {
         options_(options),
         events_(events),
         contexts_(model_, inputs.calibration.size(1)),
-        batch_size_(spec.method_params.Integer("batch_size")),
+        // Common to every stage (contract/recipe.h).
+        batch_size_(spec.stages.front().params.Integer("batch_size")),
         identity_{SpecSha256(spec), inputs.model_sha256, model_.NumBlocks()},
         store_(options.out_dir, identity_, &model_.source()) {
-    const methods::MethodInfo* info = methods::FindMethod(spec.method);
-    if (info == nullptr) throw SpecError("method", "unknown method");
-    method_ = info->make(spec.method_params);
+    method_ = methods::MakeRecipeMethod(spec.stages);
   }
 
-  PipelineResult Run() {
+  // Quantizes every block and evaluates; `stopped` when stop_after_block
+  // was reached (nothing more to do).
+  PipelineResult QuantizeAndEvaluate() {
     PipelineResult result;
     Start();
     if (!QuantizeBlocks()) {
@@ -116,14 +118,18 @@ class JobRun {
     BuildQuantizedModel();
     Evaluate(result.result);
     quantized_.reset();
-    if (options_.export_artifacts) result.artifacts = Export(result.result);
+    return result;
+  }
+
+  // Exports (when `export_artifacts`), fills the run's time and memory and
+  // removes the checkpoint. The result event is the caller's.
+  void Finish(PipelineResult& result, bool export_artifacts) {
+    if (export_artifacts) result.artifacts = Export(result.result);
     // After the export, so that the figures cover the whole run.
     result.result.wall_seconds = SecondsSince(start_);
     result.result.peak_host_memory_bytes = PeakHostMemoryBytes();
-    events_.Result(result.result);
     if (!options_.keep_checkpoint) store_.Remove();
     result.blocks = blocks_;
-    return result;
   }
 
  private:
@@ -518,6 +524,9 @@ class JobRun {
         {"architecture", io::ArchitectureName(inputs_.config.architecture)},
         {"blocks", model_.NumBlocks()}};
     summary.extra = {{"threads", at::get_num_threads()}};
+    if (!result.attempts.empty()) {
+      summary.extra["attempts"] = AttemptsJson(result.attempts);
+    }
     std::vector<exporting::Artifact> artifacts = exporter.Finish(summary);
     for (const exporting::Artifact& artifact : artifacts) {
       events_.Artifact(artifact.name, artifact.kind, artifact.file);
@@ -557,12 +566,72 @@ class JobRun {
   std::vector<methods::BlockQuantState> activation_states_;
 };
 
+// A job with a target: each attempt in turn, FP evaluated by the first
+// only; the first within the bound is exported and ends the job.
+PipelineResult RunTarget(const JobSpec& spec, JobInputs& inputs,
+                         const PipelineOptions& options, EventSink& events) {
+  const std::vector<JobSpec> attempts = AttemptSpecs(spec);
+  const contract::TargetBound bound{spec.target->max_perplexity_increase,
+                                    spec.target->min_cosine};
+  const Clock::time_point start = Clock::now();
+  std::vector<AttemptEvent> done;
+  double fp_value = std::numeric_limits<double>::quiet_NaN();
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    const JobSpec& attempt = attempts[i];
+    events.Log("info",
+               c10::str("attempt ", i + 1, " of ", attempts.size(), ": ",
+                        attempt.method, " ", attempt.scheme.name));
+    PipelineOptions attempt_options = options;
+    attempt_options.evaluate_fp = i == 0;
+    JobRun run(attempt, inputs, attempt_options, events);
+    PipelineResult result = run.QuantizeAndEvaluate();
+    if (result.stopped) return result;
+    if (i == 0) fp_value = result.result.fp_value;
+    result.result.fp_value = fp_value;
+    const bool met =
+        contract::MeetsTarget(bound, fp_value, result.result.quantized_value);
+    done.push_back({attempt.method, attempt.scheme.name,
+                    result.result.quantized_value, 0.0, met});
+    result.result.attempts = done;
+    run.Finish(result, met && options.export_artifacts);
+    done.back().wall_seconds = result.result.wall_seconds;
+    events.Log("info",
+               c10::str("attempt ", i + 1, ": ", result.result.metric, " ",
+                        result.result.quantized_value, " (FP ", fp_value, ")",
+                        met ? " meets" : " misses", " the target"));
+    if (met || i + 1 == attempts.size()) {
+      result.result.attempts = done;
+      result.result.wall_seconds = SecondsSince(start);
+      events.Result(result.result);
+      if (!met) throw TargetNotMet(done);
+      return result;
+    }
+  }
+  throw std::logic_error("a job always has one attempt");
+}
+
 }  // namespace
+
+TargetNotMet::TargetNotMet(const std::vector<AttemptEvent>& attempts)
+    : std::runtime_error([&attempts] {
+        std::string message = "no attempt met the target:";
+        for (const AttemptEvent& attempt : attempts) {
+          message += c10::str(" ", attempt.method, " ", attempt.scheme, " ",
+                              attempt.quantized_value, ";");
+        }
+        message.pop_back();
+        return message;
+      }()) {}
 
 PipelineResult RunPipeline(const JobSpec& spec, JobInputs& inputs,
                            const PipelineOptions& options, EventSink& events) {
+  if (spec.target) return RunTarget(spec, inputs, options, events);
   JobRun run(spec, inputs, options, events);
-  return run.Run();
+  PipelineResult result = run.QuantizeAndEvaluate();
+  if (result.stopped) return result;
+  run.Finish(result, options.export_artifacts);
+  events.Result(result.result);
+  return result;
 }
 
 }  // namespace quantd::engine::pipeline

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,17 @@ struct PipelineResult {
   std::vector<exporting::Artifact> artifacts;
 };
 
+// A job with a target none of whose attempts met it; the result event,
+// with every attempt, was sent first.
+class TargetNotMet : public std::runtime_error {
+ public:
+  explicit TargetNotMet(const std::vector<AttemptEvent>& attempts);
+};
+
+// A job with a target runs its attempts (AttemptSpecs) in turn: FP is
+// evaluated once, the first attempt within the bound is exported and ends
+// the job; the result lists every attempt. Throws TargetNotMet when none
+// met it.
 // Throws CheckpointMismatch, SpecError, methods::MethodError,
 // exporting::ExportError, and whatever
 // the model, quantizers and I/O throw; the CLI maps them to exit codes.

@@ -41,8 +41,7 @@ class PipelineTest : public ::testing::Test {
     std::ofstream(spec.model_path) << "tiny";
     spec.method = method;
     spec.scheme = quant::ParseScheme(scheme);
-    spec.method_params =
-        methods::ParseMethodParams(method, params, spec.scheme);
+    spec.stages = methods::ParseRecipe(method, params, spec.scheme);
     spec.calibration.n_samples = 6;
     spec.calibration.seq_len = 12;
     spec.evaluation.seq_len = 12;
@@ -115,7 +114,9 @@ TEST_F(PipelineTest, EveryMethodRunsOnEveryArchitecture) {
           std::string(io::ArchitectureName(config.architecture)) + " " +
           info.name;
       std::filesystem::path dir = root_ / what;
-      JobSpec spec = Spec(info.name, params, "w6a6-pt");
+      // awq is weight-only and refuses quantized activations.
+      JobSpec spec =
+          Spec(info.name, params, info.name == "awq" ? "w6a16" : "w6a6-pt");
       // config.json is written for LLaMA-family models from a GGUF only.
       const bool hf = config.architecture == io::Architecture::kLlama;
       if (!hf) spec.export_formats = {"PACKED_INT"};
@@ -139,6 +140,79 @@ TEST_F(PipelineTest, EveryMethodRunsOnEveryArchitecture) {
       EXPECT_EQ(types.back(), "result") << what;
     }
   }
+}
+
+// A job with an accuracy target runs its attempts in order, evaluates FP
+// once, exports the first attempt within the bound and reports every
+// attempt; one that no attempt meets throws after its result event.
+TEST_F(PipelineTest, ATargetStopsAtTheFirstAttemptThatMeetsIt) {
+  const io::ModelConfig config = model::testing::TinyLlamaConfig();
+  const nlohmann::json params = {{"batch_size", 4}};
+  const JobSpec coarse = Spec("rtn", params, "w3a16");
+  const JobSpec fine = Spec("rtn", params, "w8a16");
+  const ResultEvent coarse_alone =
+      RunIn(root_ / "coarse", coarse, config).result;
+  const ResultEvent fine_alone = RunIn(root_ / "fine", fine, config).result;
+  const double fp = coarse_alone.fp_value;
+  const double coarse_increase = coarse_alone.quantized_value / fp - 1.0;
+  const double fine_increase = fine_alone.quantized_value / fp - 1.0;
+  ASSERT_LT(fine_increase, coarse_increase);
+
+  JobSpec spec = coarse;
+  spec.target = TargetSettings{
+      (coarse_increase + fine_increase) / 2.0,
+      0.0,
+      {Candidate{"rtn", fine.stages, fine.scheme},
+       Candidate{"gptq", methods::ParseRecipe("gptq", params, fine.scheme),
+                 fine.scheme}}};
+  const std::filesystem::path dir = root_ / "target";
+  const PipelineResult met = RunIn(dir, spec, config);
+  ASSERT_EQ(met.result.attempts.size(), 2u);
+  EXPECT_EQ(met.result.attempts[0].scheme, "w3a16");
+  EXPECT_FALSE(met.result.attempts[0].met_target);
+  EXPECT_EQ(met.result.attempts[0].quantized_value,
+            coarse_alone.quantized_value);
+  EXPECT_EQ(met.result.attempts[1].scheme, "w8a16");
+  EXPECT_TRUE(met.result.attempts[1].met_target);
+  EXPECT_EQ(met.result.quantized_value, fine_alone.quantized_value);
+  EXPECT_EQ(met.result.fp_value, fp);
+  EXPECT_FALSE(met.artifacts.empty());
+  EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint"));
+  int results = 0;
+  for (const nlohmann::json& event : Events(dir)) {
+    if (event["type"] == "result") {
+      ++results;
+      ASSERT_EQ(event["attempts"].size(), 2u);
+      EXPECT_EQ(event["attempts"][1]["met_target"], true);
+    }
+    // The third candidate never ran.
+    if (event["type"] == "log") {
+      EXPECT_THAT(event["message"].get<std::string>(),
+                  ::testing::Not(HasSubstr("attempt 3")));
+    }
+  }
+  EXPECT_EQ(results, 1);
+  std::ifstream report(dir / "report.json");
+  const nlohmann::json parsed = nlohmann::json::parse(report);
+  EXPECT_NE(parsed.dump().find("\"attempts\""), std::string::npos);
+
+  // Out of reach: every attempt reported, nothing exported.
+  spec.target->max_perplexity_increase = 1e-9;
+  const std::filesystem::path missed = root_ / "missed";
+  EXPECT_THROW(RunIn(missed, spec, config), TargetNotMet);
+  std::vector<std::string> types;
+  for (const nlohmann::json& event : Events(missed)) {
+    types.push_back(event["type"]);
+    if (event["type"] == "result") {
+      ASSERT_EQ(event["attempts"].size(), 3u);
+      for (const nlohmann::json& attempt : event["attempts"]) {
+        EXPECT_EQ(attempt["met_target"], false);
+      }
+      EXPECT_EQ(event["attempts"][2]["method"], "gptq");
+    }
+  }
+  EXPECT_THAT(types, ::testing::Contains("result"));
+  EXPECT_THAT(types, ::testing::Not(::testing::Contains("artifact")));
 }
 
 TEST_F(PipelineTest, ResumedRunIsByteIdentical) {

@@ -63,6 +63,15 @@ std::optional<bool> SpecReader::Bool(std::string_view key) const {
   return value->get<bool>();
 }
 
+std::optional<double> SpecReader::Number(std::string_view key) const {
+  const nlohmann::json* value = Value(key);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number()) {
+    throw SpecError(Field(key), "must be a number, got " + value->dump());
+  }
+  return value->get<double>();
+}
+
 std::optional<uint64_t> SpecReader::Unsigned(std::string_view key) const {
   const nlohmann::json* value = Value(key);
   if (value == nullptr) return std::nullopt;

@@ -28,6 +28,9 @@ class SpecReader {
   // Absent (or null) keys give nullopt / the fallback.
   std::optional<std::string> String(std::string_view key) const;
   std::optional<bool> Bool(std::string_view key) const;
+  // A number (proto3 JSON may write "NaN" or "Infinity" as strings: those
+  // are refused as non-numbers).
+  std::optional<double> Number(std::string_view key) const;
   // A number or a decimal string (proto3 JSON writes 64-bit ints so),
   // checked against [min, max].
   std::optional<int64_t> Integer(std::string_view key, int64_t min,
