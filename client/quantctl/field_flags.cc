@@ -46,6 +46,9 @@ constexpr FieldFlag kFieldFlags[] = {
     {"labels", "--label"},
     {"resources.device", "--device"},
     {"retry.max_attempts", "--max-attempts"},
+    {"target.max_perplexity_increase", "--max-ppl-increase"},
+    {"target.min_cosine", "--min-cosine"},
+    {"target.fallbacks", "--fallback"},
 };
 
 // True when `prefix` is `field` or a dotted/indexed ancestor of it.

@@ -23,6 +23,11 @@ TEST(FieldFlagsTest, LongestPrefixWinsAndPrefixesAreStripped) {
   EXPECT_EQ(FlagForField("labels[team]"), "--label");
   EXPECT_EQ(FlagForField("method_params.alpha"), "--param alpha");
   EXPECT_EQ(FlagForField("method_params"), "--param");
+  EXPECT_EQ(FlagForField("method_params.gptq.block_size"),
+            "--param gptq.block_size");
+  EXPECT_EQ(FlagForField("target.fallbacks[1].scheme.preset"), "--fallback");
+  EXPECT_EQ(FlagForField("target.max_perplexity_increase"),
+            "--max-ppl-increase");
 }
 
 TEST(FieldFlagsTest, UnknownFieldsAndLookalikesHaveNoFlag) {

@@ -1,5 +1,6 @@
 #include "client/quantctl/spec_flags.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/quantctl/flag_values.h"
 #include "client/quantctl/proto_names.h"
@@ -110,6 +111,49 @@ absl::Status FillScheduling(const SubmitFlags& flags, SubmitPlan* plan) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<double> ParseDoubleFlag(const std::string& text,
+                                       absl::string_view flag) {
+  double value = 0.0;
+  if (!absl::SimpleAtod(text, &value)) {
+    return InvalidFieldError(flag,
+                             absl::StrCat("not a number: \"", text, "\""));
+  }
+  return value;
+}
+
+// --max-ppl-increase / --min-cosine and --fallback METHOD[@PRESET]; the
+// bound's range and every fallback are checked by quantd at submit.
+absl::Status FillTarget(const SubmitFlags& flags, quantd::v1::JobSpec& spec) {
+  if (flags.max_ppl_increase.empty() && flags.min_cosine.empty()) {
+    if (!flags.fallbacks.empty()) {
+      return InvalidFieldError(
+          "--fallback", "needs a target: --max-ppl-increase or --min-cosine");
+    }
+    return absl::OkStatus();
+  }
+  quantd::v1::AccuracyTarget& target = *spec.mutable_target();
+  if (!flags.max_ppl_increase.empty()) {
+    QUANTD_ASSIGN_OR_RETURN(
+        double value,
+        ParseDoubleFlag(flags.max_ppl_increase, "--max-ppl-increase"));
+    target.set_max_perplexity_increase(value);
+  }
+  if (!flags.min_cosine.empty()) {
+    QUANTD_ASSIGN_OR_RETURN(double value,
+                            ParseDoubleFlag(flags.min_cosine, "--min-cosine"));
+    target.set_min_cosine(value);
+  }
+  for (const std::string& fallback : flags.fallbacks) {
+    quantd::v1::Candidate& candidate = *target.add_fallbacks();
+    const size_t at = fallback.find('@');
+    candidate.set_method(fallback.substr(0, at));
+    if (at != std::string::npos) {
+      candidate.mutable_scheme()->set_preset(fallback.substr(at + 1));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FillMethod(const SubmitFlags& flags, SubmitPlan* plan) {
   quantd::v1::JobSpec& spec = *plan->request.mutable_spec();
   if (flags.method.empty()) {
@@ -126,7 +170,7 @@ absl::Status FillMethod(const SubmitFlags& flags, SubmitPlan* plan) {
     QUANTD_ASSIGN_OR_RETURN(auto format, ParseExportFormat(name, "--export"));
     spec.add_export_formats(format);
   }
-  return absl::OkStatus();
+  return FillTarget(flags, spec);
 }
 
 }  // namespace

@@ -34,6 +34,11 @@ struct SubmitFlags {
   std::string priority;
   std::string device;
   std::string max_attempts;
+  // An accuracy target (docs/TARGETS.md): the bound, and the fallbacks as
+  // METHOD or METHOD@PRESET, tried in order.
+  std::string max_ppl_increase;
+  std::string min_cosine;
+  std::vector<std::string> fallbacks;
   // Required here; the command fills a random one when the flag is absent.
   std::string request_id;
 };

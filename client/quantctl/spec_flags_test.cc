@@ -115,6 +115,31 @@ TEST(SpecFlagsTest, ErrorsNameTheFlagAndTheReason) {
   EXPECT_THAT(ErrorOf(flags), HasSubstr("--request-id: must be 1..128"));
 }
 
+TEST(SpecFlagsTest, ATargetWithFallbacks) {
+  SubmitFlags flags = MinimalFlags();
+  flags.method = "rtn";
+  flags.max_ppl_increase = "0.02";
+  flags.fallbacks = {"smoothquant", "osplus+gptq@w6a6"};
+  auto plan = BuildSubmitPlan(flags);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const quantd::v1::AccuracyTarget& target = plan->request.spec().target();
+  EXPECT_EQ(target.max_perplexity_increase(), 0.02);
+  ASSERT_EQ(target.fallbacks_size(), 2);
+  EXPECT_EQ(target.fallbacks(0).method(), "smoothquant");
+  EXPECT_FALSE(target.fallbacks(0).has_scheme());
+  EXPECT_EQ(target.fallbacks(1).method(), "osplus+gptq");
+  EXPECT_EQ(target.fallbacks(1).scheme().preset(), "w6a6");
+  flags.max_ppl_increase = "2%";
+  EXPECT_EQ(ErrorOf(flags), "--max-ppl-increase: not a number: \"2%\"");
+  flags.max_ppl_increase = "";
+  EXPECT_EQ(ErrorOf(flags),
+            "--fallback: needs a target: --max-ppl-increase or --min-cosine");
+  flags.fallbacks.clear();
+  plan = BuildSubmitPlan(flags);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->request.spec().has_target());
+}
+
 TEST(SpecFlagsTest, NoEvalConflictsWithEvaluationFlags) {
   SubmitFlags flags = MinimalFlags();
   flags.no_eval = true;

@@ -77,6 +77,15 @@ void AddJobFlags(CLI::App& app, SubmitOptions& options) {
                  "method parameter key=value (JSON values), repeatable; "
                  "stage.key=value for a recipe's stage (gptq.act_order=true)")
       ->allow_extra_args(false);
+  app.add_option("--max-ppl-increase", flags.max_ppl_increase,
+                 "accuracy target: largest perplexity increase over FP, "
+                 "relative (0.02 = +2%); tries --fallback after --method");
+  app.add_option("--min-cosine", flags.min_cosine,
+                 "accuracy target of an encoder: smallest cosine to FP");
+  app.add_option("--fallback", flags.fallbacks,
+                 "METHOD or METHOD@SCHEME tried in order when the job "
+                 "misses its target, repeatable (parameters: the API)")
+      ->allow_extra_args(false);
   app.add_option("--export", flags.exports,
                  "export format: " + contract::ExportFormatCliNames() +
                      "; repeatable (default hf and packed)")

@@ -74,7 +74,8 @@ def make_spec(model: str, method: Union[str, Sequence[str]],
               labels: Optional[Mapping[str, str]] = None,
               priority: Optional[int] = None,
               export: Optional[Iterable[str]] = None,
-              device: Optional[str] = None) -> types_pb2.JobSpec:
+              device: Optional[str] = None,
+              target: Optional[Mapping[str, Any]] = None) -> types_pb2.JobSpec:
     """A JobSpec; `model`, `calib_data` and `eval_data` take a path, a
     file:// URI or a sha256: blob reference; `export` takes "hf", "packed",
     "compressed-tensors" and "gguf" (default: hf and packed). `method` is a
@@ -84,10 +85,14 @@ def make_spec(model: str, method: Union[str, Sequence[str]],
     {"act_order": True}}). The server validates the rest and names the
     offending field in InvalidArgumentError.field (`export_formats` for a
     format that cannot hold the scheme or the model,
-    `method_params.gptq.block_size` for a stage's parameter)."""
-    if not isinstance(method, str):
-        method = "+".join(method)
-    spec = types_pb2.JobSpec(method=method)
+    `method_params.gptq.block_size` for a stage's parameter).
+
+    `target` makes a job that meets an accuracy target (docs/TARGETS.md):
+    {"max_perplexity_increase": 0.02} (decoders) or {"min_cosine": 0.99}
+    (encoders), and "fallbacks": a list of {"method": ..., "scheme": ...,
+    "params": ...} tried in order after `method` and `scheme` when they
+    miss it (scheme and params optional; the job's scheme by default)."""
+    spec = types_pb2.JobSpec(method=_method_name(method))
     spec.model.CopyFrom(data_ref(model))
     if scheme:
         spec.scheme.preset = scheme
@@ -109,7 +114,36 @@ def make_spec(model: str, method: Union[str, Sequence[str]],
         spec.export_formats.append(_EXPORT[name])
     if device:
         spec.resources.device = device
+    if target is not None:
+        spec.target.CopyFrom(_target(target))
     return spec
+
+
+def _method_name(method: Union[str, Sequence[str]]) -> str:
+    """A method name, or a recipe's stages joined by "+"."""
+    return method if isinstance(method, str) else "+".join(method)
+
+
+def _target(target: Mapping[str, Any]) -> types_pb2.AccuracyTarget:
+    unknown = set(target) - {"max_perplexity_increase", "min_cosine",
+                             "fallbacks"}
+    if unknown:
+        raise ValueError(f"target: unknown keys {sorted(unknown)}")
+    out = types_pb2.AccuracyTarget(
+        max_perplexity_increase=target.get("max_perplexity_increase", 0.0),
+        min_cosine=target.get("min_cosine", 0.0))
+    for index, fallback in enumerate(target.get("fallbacks", ())):
+        unknown = set(fallback) - {"method", "scheme", "params"}
+        if unknown or "method" not in fallback:
+            raise ValueError(f"target.fallbacks[{index}]: needs 'method', "
+                             f"takes 'scheme' and 'params'")
+        candidate = out.fallbacks.add(method=_method_name(fallback["method"]))
+        if fallback.get("scheme"):
+            candidate.scheme.preset = fallback["scheme"]
+        if fallback.get("params"):
+            json_format.Parse(json.dumps(dict(fallback["params"])),
+                              candidate.method_params)
+    return out
 
 
 def _fill_data(spec: types_pb2.JobSpec, calib_data, samples, seq_len, seed,

@@ -248,6 +248,24 @@ def test_submit_a_recipe_with_stage_params(quantd, worker):
     assert "--method: 'gptq' rounds the weights" in order.stderr, order.stderr
 
 
+def test_submit_a_target_with_fallbacks(quantd, worker):
+    base = ["submit", str(model_path()), "--method", "rtn", "--scheme", "w8a8",
+            "--samples", "4", "--seq-len", "64", "--label", "fake=succeed",
+            "--max-ppl-increase", "0.02"]
+    run = quantctl(quantd.address, *base, "--fallback", "smoothquant",
+                   "--fallback", "osplus+gptq@w6a6", "--output", "json")
+    assert run.returncode == 0, run.stderr
+    target = json.loads(run.stdout)["spec"]["target"]
+    assert target["max_perplexity_increase"] == 0.02
+    assert target["fallbacks"] == [
+        {"method": "smoothquant"},
+        {"method": "osplus+gptq", "scheme": {"preset": "w6a6"}}]
+    bad = quantctl(quantd.address, *base, "--fallback", "gptq@w9a9")
+    assert bad.returncode == EXIT_INVALID
+    assert bad.stderr.startswith("quantctl: --fallback: "), bad.stderr
+    assert "(target.fallbacks[0].scheme.preset)" in bad.stderr, bad.stderr
+
+
 def test_exit_code_not_found(quantd):
     missing = "j-00000000000000000000000000"
     for verb in (["get", missing], ["watch", missing], ["logs", missing],

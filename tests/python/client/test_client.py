@@ -122,6 +122,17 @@ def test_errors_map_to_exceptions(quantd, worker):
                                    method=["osplus", "gptq"],
                                    params={"gptq": {"act_order": True}}))
         assert job.spec.method == "osplus+gptq"
+        # A target's fallbacks, checked at submit under their index.
+        with pytest.raises(InvalidArgumentError) as invalid:
+            client.submit(**dict(small_job(), target={
+                "max_perplexity_increase": 0.02,
+                "fallbacks": [{"method": "smoothquant"},
+                              {"method": "gptq", "scheme": "w9a9"}]}))
+        assert invalid.value.field == "target.fallbacks[1].scheme.preset"
+        job = client.submit(**dict(small_job(fake="succeed"), target={
+            "max_perplexity_increase": 0.02,
+            "fallbacks": [{"method": "smoothquant"}]}))
+        assert job.spec.target.fallbacks[0].method == "smoothquant"
     three_tries = RetryPolicy(max_attempts=3, initial_backoff_seconds=0.05)
     with Client("127.0.0.1:1", timeout_seconds=5, retry=three_tries) as client:
         with pytest.raises(UnavailableError) as unreachable:

@@ -39,6 +39,25 @@ def test_make_spec_takes_a_recipe_as_a_list_or_a_string():
     assert listed.method_params["batch_size"] == 4
 
 
+def test_make_spec_takes_an_accuracy_target():
+    spec = make_spec("/m/model.gguf", "rtn", "w8a8", target={
+        "max_perplexity_increase": 0.02,
+        "fallbacks": [{"method": "smoothquant"},
+                      {"method": ["osplus", "gptq"], "scheme": "w6a6",
+                       "params": {"gptq": {"act_order": True}}}]})
+    assert spec.target.max_perplexity_increase == 0.02
+    first, second = spec.target.fallbacks
+    assert first.method == "smoothquant" and not first.HasField("scheme")
+    assert second.method == "osplus+gptq" and second.scheme.preset == "w6a6"
+    assert second.method_params["gptq"]["act_order"] is True
+    with pytest.raises(ValueError, match="unknown keys"):
+        make_spec("/m/model.gguf", "rtn", "w8a8", target={"max_ppl": 0.02})
+    with pytest.raises(ValueError, match=r"target.fallbacks\[0\]"):
+        make_spec("/m/model.gguf", "rtn", "w8a8",
+                  target={"max_perplexity_increase": 0.02,
+                          "fallbacks": [{"scheme": "w8a8"}]})
+
+
 def test_make_spec_takes_every_export_format():
     spec = make_spec("/m/model.gguf", "rtn", "w4a16-g32",
                      export=["hf", "packed", "compressed-tensors", "gguf"])

@@ -541,7 +541,7 @@ class JobRun {
     event.stage = stage;
     event.block_index = block;
     event.block_count = model_.NumBlocks();
-    event.fraction = fraction;
+    event.fraction = options_.progress_base + options_.progress_span * fraction;
     event.eta_seconds = eta_seconds;
     event.layers = std::move(layers);
     events_.Progress(event);
@@ -583,6 +583,9 @@ PipelineResult RunTarget(const JobSpec& spec, JobInputs& inputs,
                         attempt.method, " ", attempt.scheme.name));
     PipelineOptions attempt_options = options;
     attempt_options.evaluate_fp = i == 0;
+    // Progress never goes back: attempt i covers [i, i + 1) / attempts.
+    attempt_options.progress_base = static_cast<double>(i) / attempts.size();
+    attempt_options.progress_span = 1.0 / attempts.size();
     JobRun run(attempt, inputs, attempt_options, events);
     PipelineResult result = run.QuantizeAndEvaluate();
     if (result.stopped) return result;

@@ -42,6 +42,10 @@ struct PipelineOptions {
   bool evaluate_fp = true;
   // False: write no artifacts at all (benchmarks and ordering tests).
   bool export_artifacts = true;
+  // Progress events report base + span × the run's own fraction (one
+  // attempt of a job with a target covers its share of the job).
+  double progress_base = 0.0;
+  double progress_span = 1.0;
   // Keep DIR/checkpoint after success (it is removed by default).
   bool keep_checkpoint = false;
   // Write each finished block's checkpoint while the next block is

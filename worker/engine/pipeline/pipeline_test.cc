@@ -179,7 +179,13 @@ TEST_F(PipelineTest, ATargetStopsAtTheFirstAttemptThatMeetsIt) {
   EXPECT_FALSE(met.artifacts.empty());
   EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint"));
   int results = 0;
+  double fraction = 0.0;
   for (const nlohmann::json& event : Events(dir)) {
+    if (event["type"] == "progress") {
+      EXPECT_GE(event["fraction"].get<double>(), fraction) << event.dump();
+      fraction = event["fraction"];
+      EXPECT_LE(fraction, 2.0 / 3.0);  // Two attempts of three.
+    }
     if (event["type"] == "result") {
       ++results;
       ASSERT_EQ(event["attempts"].size(), 2u);

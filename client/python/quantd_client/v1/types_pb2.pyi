@@ -131,7 +131,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_attempts: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("model", "method", "scheme", "method_params", "calibration", "evaluation", "export_formats", "priority", "labels", "resources", "deadline", "retry")
+    __slots__ = ("model", "method", "scheme", "method_params", "calibration", "evaluation", "export_formats", "priority", "labels", "resources", "deadline", "retry", "target")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,7 @@ class JobSpec(_message.Message):
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
     model: DataRef
     method: str
     scheme: QuantScheme
@@ -163,7 +164,42 @@ class JobSpec(_message.Message):
     resources: ResourceRequest
     deadline: _timestamp_pb2.Timestamp
     retry: RetryPolicy
-    def __init__(self, model: _Optional[_Union[DataRef, _Mapping]] = ..., method: _Optional[str] = ..., scheme: _Optional[_Union[QuantScheme, _Mapping]] = ..., method_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationSpec, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., export_formats: _Optional[_Iterable[_Union[ExportFormat, str]]] = ..., priority: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[ResourceRequest, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+    target: AccuracyTarget
+    def __init__(self, model: _Optional[_Union[DataRef, _Mapping]] = ..., method: _Optional[str] = ..., scheme: _Optional[_Union[QuantScheme, _Mapping]] = ..., method_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., calibration: _Optional[_Union[CalibrationSpec, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., export_formats: _Optional[_Iterable[_Union[ExportFormat, str]]] = ..., priority: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[ResourceRequest, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., target: _Optional[_Union[AccuracyTarget, _Mapping]] = ...) -> None: ...
+
+class AccuracyTarget(_message.Message):
+    __slots__ = ("max_perplexity_increase", "min_cosine", "fallbacks")
+    MAX_PERPLEXITY_INCREASE_FIELD_NUMBER: _ClassVar[int]
+    MIN_COSINE_FIELD_NUMBER: _ClassVar[int]
+    FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    max_perplexity_increase: float
+    min_cosine: float
+    fallbacks: _containers.RepeatedCompositeFieldContainer[Candidate]
+    def __init__(self, max_perplexity_increase: _Optional[float] = ..., min_cosine: _Optional[float] = ..., fallbacks: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ...) -> None: ...
+
+class Candidate(_message.Message):
+    __slots__ = ("method", "scheme", "method_params")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    METHOD_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    scheme: QuantScheme
+    method_params: _struct_pb2.Struct
+    def __init__(self, method: _Optional[str] = ..., scheme: _Optional[_Union[QuantScheme, _Mapping]] = ..., method_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class Attempt(_message.Message):
+    __slots__ = ("method", "scheme", "quantized_value", "wall_seconds", "met_target")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    SCHEME_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZED_VALUE_FIELD_NUMBER: _ClassVar[int]
+    WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MET_TARGET_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    scheme: str
+    quantized_value: float
+    wall_seconds: float
+    met_target: bool
+    def __init__(self, method: _Optional[str] = ..., scheme: _Optional[str] = ..., quantized_value: _Optional[float] = ..., wall_seconds: _Optional[float] = ..., met_target: _Optional[bool] = ...) -> None: ...
 
 class ErrorInfo(_message.Message):
     __slots__ = ("code", "message", "field")
@@ -230,7 +266,7 @@ class LogLine(_message.Message):
     def __init__(self, level: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class JobResult(_message.Message):
-    __slots__ = ("metric", "fp_value", "quantized_value", "eval_tokens", "eval_seq_len", "wall_seconds", "peak_host_memory_bytes", "peak_device_memory_bytes", "artifacts")
+    __slots__ = ("metric", "fp_value", "quantized_value", "eval_tokens", "eval_seq_len", "wall_seconds", "peak_host_memory_bytes", "peak_device_memory_bytes", "artifacts", "attempts")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     FP_VALUE_FIELD_NUMBER: _ClassVar[int]
     QUANTIZED_VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +276,7 @@ class JobResult(_message.Message):
     PEAK_HOST_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     PEAK_DEVICE_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     metric: str
     fp_value: float
     quantized_value: float
@@ -249,7 +286,8 @@ class JobResult(_message.Message):
     peak_host_memory_bytes: int
     peak_device_memory_bytes: int
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
-    def __init__(self, metric: _Optional[str] = ..., fp_value: _Optional[float] = ..., quantized_value: _Optional[float] = ..., eval_tokens: _Optional[int] = ..., eval_seq_len: _Optional[int] = ..., wall_seconds: _Optional[float] = ..., peak_host_memory_bytes: _Optional[int] = ..., peak_device_memory_bytes: _Optional[int] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ...) -> None: ...
+    attempts: _containers.RepeatedCompositeFieldContainer[Attempt]
+    def __init__(self, metric: _Optional[str] = ..., fp_value: _Optional[float] = ..., quantized_value: _Optional[float] = ..., eval_tokens: _Optional[int] = ..., eval_seq_len: _Optional[int] = ..., wall_seconds: _Optional[float] = ..., peak_host_memory_bytes: _Optional[int] = ..., peak_device_memory_bytes: _Optional[int] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ...) -> None: ...
 
 class StateChange(_message.Message):
     __slots__ = ("to", "reason", "attempt")
