@@ -578,6 +578,7 @@ PipelineResult RunTarget(const JobSpec& spec, JobInputs& inputs,
   double fp_value = std::numeric_limits<double>::quiet_NaN();
   for (size_t i = 0; i < attempts.size(); ++i) {
     const JobSpec& attempt = attempts[i];
+    const Clock::time_point attempt_start = Clock::now();
     events.Log("info",
                c10::str("attempt ", i + 1, " of ", attempts.size(), ": ",
                         attempt.method, " ", attempt.scheme.name));
@@ -593,8 +594,10 @@ PipelineResult RunTarget(const JobSpec& spec, JobInputs& inputs,
     result.result.fp_value = fp_value;
     const bool met =
         contract::MeetsTarget(bound, fp_value, result.result.quantized_value);
+    // Until its evaluation for the report; with its export once finished.
     done.push_back({attempt.method, attempt.scheme.name,
-                    result.result.quantized_value, 0.0, met});
+                    result.result.quantized_value, SecondsSince(attempt_start),
+                    met});
     result.result.attempts = done;
     run.Finish(result, met && options.export_artifacts);
     done.back().wall_seconds = result.result.wall_seconds;
