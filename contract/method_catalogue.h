@@ -39,6 +39,8 @@ struct ParamSpec {
   std::string help;  // One line for docs and error messages.
 };
 
+struct RawMember;
+
 // A value as a client sent it, before checking: JSON's kinds.
 struct RawParam {
   enum class Kind { kBool, kNumber, kOther, kObject };
@@ -47,7 +49,14 @@ struct RawParam {
   double number = 0.0;
   std::string text;  // The value as written, for messages.
   // An object's members (a recipe's per-stage parameters), in order.
-  std::vector<std::pair<std::string, RawParam>> members;
+  std::vector<RawMember> members;
+};
+
+// One member of an object value. (Not a std::pair: a pair holding the
+// type being defined does not compile with every standard library.)
+struct RawMember {
+  std::string key;
+  RawParam value;
 };
 
 // Checked parameters: every key with a value, defaults included.

@@ -138,9 +138,10 @@ std::vector<RecipeStage> CheckRecipe(std::string_view method,
   }
   RawParams common;
   for (const auto& [key, value] : params) {
+    const std::string& name = key;
     const bool is_stage = std::any_of(
         stages.begin(), stages.end(),
-        [&key](const MethodEntry* entry) { return entry->name == key; });
+        [&name](const MethodEntry* entry) { return entry->name == name; });
     if (is_stage) {
       if (value.kind != RawParam::Kind::kObject) {
         throw ContractError(

@@ -17,8 +17,11 @@ RawParam Number(double value) {
 RawParam Bool(bool value) {
   return {RawParam::Kind::kBool, value, 0.0, value ? "true" : "false", {}};
 }
-RawParam Object(RawParams members) {
-  return {RawParam::Kind::kObject, false, 0.0, "an object", std::move(members)};
+RawParam Object(const RawParams& members) {
+  RawParam object{RawParam::Kind::kObject, false, 0.0, "an object", {}};
+  for (const auto& [key, value] : members)
+    object.members.push_back({key, value});
+  return object;
 }
 
 SchemeFacts Facts(std::string_view preset) {

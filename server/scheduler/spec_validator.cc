@@ -283,7 +283,9 @@ contract::RawParam RawParamOf(const google::protobuf::Value& value) {
     case google::protobuf::Value::kStructValue:
       raw.kind = contract::RawParam::Kind::kObject;
       raw.text = "an object";
-      raw.members = RawParamsOf(value.struct_value());
+      for (auto& [key, member] : RawParamsOf(value.struct_value())) {
+        raw.members.push_back({key, std::move(member)});
+      }
       break;
     default:
       raw.text = "null";

@@ -52,7 +52,9 @@ std::vector<std::pair<std::string, contract::RawParam>> RawParamsOf(
       param.number = value.get<double>();
     } else if (value.is_object()) {
       param.kind = contract::RawParam::Kind::kObject;
-      param.members = RawParamsOf(value);
+      for (auto& [member, member_value] : RawParamsOf(value)) {
+        param.members.push_back({member, std::move(member_value)});
+      }
     }
     raw.emplace_back(key, std::move(param));
   }
