@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test test-long demo sanitize sanitize-quick sanitize-engine-io tsan format clean
+.PHONY: all bootstrap configure build test test-long bench-llmcompressor demo sanitize sanitize-quick sanitize-engine-io tsan format clean
 
 all: build
 
@@ -32,6 +32,17 @@ test-long: build
 
 demo: build
 	@scripts/demo $(BUILD)
+
+# llm-compressor (PyPI, in its own venv: scripts/install-llmcompressor) and
+# quantd's engine side by side on SmolLM2: same FP model, calibration ids and
+# evaluation windows, both timed in one run (bench/llmcompressor/README.md;
+# figures in docs/RESULTS.md). PAIR: see compare.py --help.
+PAIR ?= gptq-w4a16-g64
+bench-llmcompressor: build
+	@scripts/install-llmcompressor
+	@nice build/venv-llmcompressor/bin/python bench/llmcompressor/compare.py \
+	  --pair $(PAIR) --engine $(BUILD)/worker/engine/cli/quantd-engine \
+	  --json $(BUILD)/bench-llmcompressor/$(PAIR).json
 
 # The tests that exist without the engine (unit, integration, Python, the
 # fuzz corpus replays) under AddressSanitizer + UndefinedBehaviorSanitizer,
