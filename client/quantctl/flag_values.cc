@@ -34,6 +34,16 @@ absl::StatusOr<uint64_t> ParseUintFlag(absl::string_view text,
   return value;
 }
 
+absl::StatusOr<double> ParseDoubleFlag(absl::string_view text,
+                                       absl::string_view flag) {
+  double value = 0.0;
+  if (!absl::SimpleAtod(text, &value)) {
+    return InvalidFieldError(flag,
+                             absl::StrCat("not a number: \"", text, "\""));
+  }
+  return value;
+}
+
 absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(
     absl::string_view text, absl::string_view flag) {
   const size_t equals = text.find('=');

@@ -22,6 +22,9 @@ namespace quantd::client {
                                                    int64_t min, int64_t max);
 [[nodiscard]] absl::StatusOr<uint64_t> ParseUintFlag(absl::string_view text,
                                                      absl::string_view flag);
+// A number; its range is the server's to check.
+[[nodiscard]] absl::StatusOr<double> ParseDoubleFlag(absl::string_view text,
+                                                     absl::string_view flag);
 
 // "key=value" with a non-empty key; the value may be empty or contain '='.
 [[nodiscard]] absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(

@@ -1,6 +1,5 @@
 #include "client/quantctl/spec_flags.h"
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/quantctl/flag_values.h"
 #include "client/quantctl/proto_names.h"
@@ -109,16 +108,6 @@ absl::Status FillScheduling(const SubmitFlags& flags, SubmitPlan* plan) {
     spec.mutable_retry()->set_max_attempts(static_cast<uint32_t>(attempts));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<double> ParseDoubleFlag(const std::string& text,
-                                       absl::string_view flag) {
-  double value = 0.0;
-  if (!absl::SimpleAtod(text, &value)) {
-    return InvalidFieldError(flag,
-                             absl::StrCat("not a number: \"", text, "\""));
-  }
-  return value;
 }
 
 // --max-ppl-increase / --min-cosine and --fallback METHOD[@PRESET]; the
