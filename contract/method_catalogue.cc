@@ -191,7 +191,12 @@ std::vector<MethodEntry> BuildCatalogue() {
              Bool("static_groups", std::nullopt,
                   "per-group (delta, zp) from the weight before the sweep "
                   "(default: on with act_order, which needs it, off "
-                  "otherwise)")}),
+                  "otherwise)"),
+             Bool("true_sequential", true,
+                  "each Linear's Hessian from the block with its earlier "
+                  "Linears already quantized (the reference's "
+                  "--true-sequential); off: from the block with its "
+                  "weights unquantized, as llm-compressor collects them")}),
        CheckGptq, StageRole::kRounding},
       {"awq",
        "AWQ: activation-aware per-channel weight scaling with a searched "

@@ -132,6 +132,26 @@ void BlockSession::QuantizeSite(const model::InputSite& site) {
   activations_->Enable(site.point, plan_.sites);
 }
 
+void BlockSession::WithUnquantizedWeights(const std::function<void()>& body) {
+  std::vector<std::pair<model::Linear*, at::Tensor>> swapped;
+  auto restore = [&swapped] {
+    for (auto& [layer, quantized] : swapped) layer->weight = quantized;
+  };
+  for (const auto& [name, state] : weights_) {
+    if (!state.fp_weight.defined()) continue;
+    model::Linear& layer = block_.linear(name);
+    swapped.emplace_back(&layer, layer.weight);
+    layer.weight = state.fp_weight.to(layer.weight.scalar_type());
+  }
+  try {
+    body();
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+}
+
 void BlockSession::EnableAttentionQuantizers() {
   for (model::HookPoint point : kAttentionPoints) {
     activations_->Enable(point, plan_.attention);

@@ -86,6 +86,10 @@ class BlockSession {
   // context's rounder, RTN without one) and enables the site's activation
   // quantizer.
   void QuantizeSite(const model::InputSite& site);
+  // Runs `body` with every weight quantized so far back at its unquantized
+  // value (transforms kept), then puts the quantized weights back, also
+  // when `body` throws.
+  void WithUnquantizedWeights(const std::function<void()>& body);
   // Enables the BMM quantizers of the plan (no-op when disabled).
   void EnableAttentionQuantizers();
   // Static quantizers: forget, observe every batch in order with fake

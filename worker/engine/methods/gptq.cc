@@ -53,13 +53,20 @@ class GptqRounder : public WeightRounder {
     options_.static_groups = params.Has("static_groups")
                                  ? params.Bool("static_groups")
                                  : options_.act_order;
+    true_sequential_ = params.Bool("true_sequential");
   }
 
   std::vector<WeightState> Round(
       BlockSession& session, const model::InputSite& site,
       const std::vector<std::string>& consumers) override {
     const quant::QuantConfig& config = session.context().scheme->weight;
-    const at::Tensor hessian = SiteHessian(session, site);
+    at::Tensor hessian;
+    if (true_sequential_) {
+      hessian = SiteHessian(session, site);
+    } else {
+      session.WithUnquantizedWeights(
+          [&] { hessian = SiteHessian(session, site); });
+    }
     std::vector<WeightState> states;
     for (const std::string& name : consumers) {
       model::Linear& layer = session.block().linear(name);
@@ -80,6 +87,7 @@ class GptqRounder : public WeightRounder {
 
  private:
   GptqOptions options_;
+  bool true_sequential_ = true;
 };
 
 }  // namespace

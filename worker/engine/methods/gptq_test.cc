@@ -2,7 +2,8 @@
 // solved against the Hessian of its own calibration inputs (with the
 // earlier sites already quantized), left on the grid its state describes,
 // one figure per Linear, activations as RTN has them, and the catalogue's
-// checks of its parameters; and GPTQ as a recipe's rounding stage after a
+// checks of its parameters; the Hessians of the unquantized block without
+// true_sequential; and GPTQ as a recipe's rounding stage after a
 // transform (osplus+gptq, smoothquant+gptq).
 #include <gtest/gtest.h>
 
@@ -162,6 +163,46 @@ TEST(GptqMethodTest, BlockOutputIsCloserToFpThanRtn) {
   }
 }
 
+// true_sequential off: each Linear is solved against the Hessian of the
+// inputs it sees in the unquantized block (llm-compressor's layer-wise
+// collection); on (the default), the later sites see quantized inputs, so
+// some Linear comes out different.
+TEST(GptqMethodTest, WithoutTrueSequentialEveryHessianIsTheUnquantizedBlocks) {
+  const quant::QuantScheme scheme = quant::ParseScheme("w4a16-g16");
+  for (const io::ModelConfig& config : AllTinyConfigs()) {
+    auto model = TinyModel(config);
+    BlockInputs inputs = EmbeddedInputs(*model, 3, 2, 8);
+    ContextCache contexts(*model, 8);
+    auto block = model->LoadBlock(0);
+    MethodContext context{model.get(), &scheme, &contexts, nullptr};
+    BlockSession session(*block, inputs, context,
+                         DefaultActivationPlan(scheme));
+    std::map<std::string, at::Tensor> expected;
+    for (const model::InputSite& site : block->Sites()) {
+      HessianAccumulator hessian;
+      for (size_t i = 0; i < session.batch_count(); ++i) {
+        hessian.Add(session.Capture(site.point, i));
+      }
+      for (const std::string& name : site.consumers) {
+        expected[name] = SolveGptq(block->linear(name).weight,
+                                   hessian.Hessian(), scheme.weight, {})
+                             .weight;
+      }
+    }
+    const BlockRun layerwise = QuantizeBlock0(
+        config, "gptq", {{"true_sequential", false}}, "w4a16-g16");
+    const BlockRun sequential = QuantizeBlock0(config, "gptq", {}, "w4a16-g16");
+    ASSERT_EQ(layerwise.weights.size(), expected.size()) << Name(config);
+    bool sequential_differs = false;
+    for (const auto& [name, weight] : expected) {
+      EXPECT_TRUE(at::equal(layerwise.weights.at(name), weight))
+          << Name(config) << " " << name;
+      sequential_differs |= !at::equal(sequential.weights.at(name), weight);
+    }
+    EXPECT_TRUE(sequential_differs) << Name(config);
+  }
+}
+
 TEST(GptqMethodTest, CatalogueChecksItsParameters) {
   const quant::QuantScheme grouped = quant::ParseScheme("w4a16-g16");
   try {
@@ -176,6 +217,7 @@ TEST(GptqMethodTest, CatalogueChecksItsParameters) {
   EXPECT_EQ(params.Integer("block_size"), 128);
   EXPECT_FALSE(params.Bool("act_order"));
   EXPECT_FALSE(params.Has("static_groups"));
+  EXPECT_TRUE(params.Bool("true_sequential"));
   EXPECT_THROW(ParseMethodParams("gptq", {{"block_size", 0}}, grouped),
                ParamError);
 }
