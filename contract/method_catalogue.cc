@@ -91,7 +91,8 @@ void CheckGptq(const ParamValues& values, const SchemeFacts& scheme) {
     throw ContractError("method_params.static_groups",
                         "act_order with per-group weights needs static "
                         "groups (they stay contiguous in the original column "
-                        "order, as the exports store them)");
+                        "order, as the exports store them); set act_order "
+                        "false for ranges taken as the sweep reaches them");
   }
 }
 
@@ -186,8 +187,9 @@ std::vector<MethodEntry> BuildCatalogue() {
              Integer("block_size", 1, 1e6, 128,
                      "columns per lazy batch update (speed only; the "
                      "result does not depend on it)"),
-             Bool("act_order", false,
-                  "quantize columns by decreasing diag(H) (desc_act)"),
+             Bool("act_order", true,
+                  "quantize columns by decreasing diag(H) (desc_act; "
+                  "llm-compressor's default too)"),
              Bool("static_groups", std::nullopt,
                   "per-group (delta, zp) from the weight before the sweep "
                   "(default: on with act_order, which needs it, off "

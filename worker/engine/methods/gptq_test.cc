@@ -177,6 +177,9 @@ TEST(GptqMethodTest, WithoutTrueSequentialEveryHessianIsTheUnquantizedBlocks) {
     MethodContext context{model.get(), &scheme, &contexts, nullptr};
     BlockSession session(*block, inputs, context,
                          DefaultActivationPlan(scheme));
+    GptqOptions defaults;  // The method's: act order, static groups.
+    defaults.act_order = true;
+    defaults.static_groups = true;
     std::map<std::string, at::Tensor> expected;
     for (const model::InputSite& site : block->Sites()) {
       HessianAccumulator hessian;
@@ -185,7 +188,7 @@ TEST(GptqMethodTest, WithoutTrueSequentialEveryHessianIsTheUnquantizedBlocks) {
       }
       for (const std::string& name : site.consumers) {
         expected[name] = SolveGptq(block->linear(name).weight,
-                                   hessian.Hessian(), scheme.weight, {})
+                                   hessian.Hessian(), scheme.weight, defaults)
                              .weight;
       }
     }
@@ -206,8 +209,7 @@ TEST(GptqMethodTest, WithoutTrueSequentialEveryHessianIsTheUnquantizedBlocks) {
 TEST(GptqMethodTest, CatalogueChecksItsParameters) {
   const quant::QuantScheme grouped = quant::ParseScheme("w4a16-g16");
   try {
-    ParseMethodParams("gptq", {{"act_order", true}, {"static_groups", false}},
-                      grouped);
+    ParseMethodParams("gptq", {{"static_groups", false}}, grouped);
     FAIL() << "act_order without static groups was accepted";
   } catch (const ParamError& error) {
     EXPECT_EQ(error.field(), "method_params.static_groups");
@@ -215,7 +217,7 @@ TEST(GptqMethodTest, CatalogueChecksItsParameters) {
   MethodParams params = ParseMethodParams("gptq", {}, grouped);
   EXPECT_EQ(params.Number("dampening_percent"), 0.01);
   EXPECT_EQ(params.Integer("block_size"), 128);
-  EXPECT_FALSE(params.Bool("act_order"));
+  EXPECT_TRUE(params.Bool("act_order"));
   EXPECT_FALSE(params.Has("static_groups"));
   EXPECT_TRUE(params.Bool("true_sequential"));
   EXPECT_THROW(ParseMethodParams("gptq", {{"block_size", 0}}, grouped),
