@@ -38,10 +38,14 @@ demo: build
 # evaluation windows, both timed in one run (bench/llmcompressor/README.md;
 # figures in docs/RESULTS.md). PAIR: see compare.py --help.
 PAIR ?= gptq-w4a16-g64
+# Weight-only pairs are also measured on this many tokens (64 windows):
+# the protocol's 2048 cannot rank two GPTQ runs.
+LONG_EVAL_TOKENS ?= 32768
 bench-llmcompressor: build
 	@scripts/install-llmcompressor
 	@nice build/venv-llmcompressor/bin/python bench/llmcompressor/compare.py \
 	  --pair $(PAIR) --engine $(BUILD)/worker/engine/cli/quantd-engine \
+	  --long-eval-tokens $(LONG_EVAL_TOKENS) \
 	  --json $(BUILD)/bench-llmcompressor/$(PAIR).json
 
 # The tests that exist without the engine (unit, integration, Python, the

@@ -153,9 +153,9 @@ PAIRS = {
                   "block_size 128, dampening_frac 0.01), ignore lm_head",
         "activations": False,
     },
-    # Each tool's defaults: quantd's gptq takes each group's range when the
-    # sweep reaches it (no llm-compressor equivalent); llm-compressor's
-    # GPTQModifier orders columns by activation ("static", static groups).
+    # Each tool's defaults: both order columns by activation with static
+    # groups (quantd's default until 2026-12-07 took each group's range
+    # when the sweep reached it, without act order; docs/GPTQ.md §6.1).
     "gptq-w4a16-g64-defaults": {
         "quantd": {"method": "gptq", "scheme": {"preset": "w4a16-g64"},
                    "method_params": {}},
@@ -396,8 +396,8 @@ def calibration_spec(args):
 # --------------------------------------------------------------------------
 # Evaluation.
 
-def perplexity(model, windows, threads):
-    """docs/EVALUATION.md: exp(mean over windows of the mean token loss)."""
+def window_losses(model, windows, threads):
+    """Each window's mean token loss (docs/EVALUATION.md)."""
     import torch
     torch.set_num_threads(threads)
     losses = []
@@ -405,7 +405,25 @@ def perplexity(model, windows, threads):
         for window in windows:
             window = window.unsqueeze(0)
             losses.append(float(model(window, labels=window).loss))
+    return losses
+
+
+def perplexity(model, windows, threads):
+    """docs/EVALUATION.md: exp(mean over windows of the mean token loss)."""
+    losses = window_losses(model, windows, threads)
     return math.exp(sum(losses) / len(losses))
+
+
+def paired_ratio(losses_a, losses_b):
+    """ppl(a) / ppl(b) on the same windows, with the interval of ±2
+    standard errors of the mean per-window log-ppl difference."""
+    diffs = [a - b for a, b in zip(losses_a, losses_b)]
+    count = len(diffs)
+    mean = sum(diffs) / count
+    spread = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (count - 1)
+                       / count) if count > 1 else float("inf")
+    return {"ratio": math.exp(mean), "low": math.exp(mean - 2 * spread),
+            "high": math.exp(mean + 2 * spread), "windows": count}
 
 
 def load_compressed(directory, activations):
@@ -458,6 +476,12 @@ def evaluate_directory(args, engine, directory, windows, activations, label,
     out = {"transformers_ppl": perplexity(model, windows, args.threads)}
     out["transformers_seconds"] = round(time.monotonic() - began, 1)
     log(f"{label}: transformers ppl {out['transformers_ppl']:.6f}")
+    if args.long_eval_tokens:
+        losses = window_losses(model, args.long_windows, args.threads)
+        out["long_eval_window_losses"] = losses
+        out["long_eval_ppl"] = math.exp(sum(losses) / len(losses))
+        log(f"{label}: transformers ppl {out['long_eval_ppl']:.6f} on "
+            f"{len(losses)} windows")
     if not activations:
         if compressed:
             dense = args.work_dir / f"dense-{label}"
@@ -684,6 +708,13 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--eval-seq-len", type=int, default=512)
     parser.add_argument("--eval-max-tokens", type=int, default=2048)
+    parser.add_argument("--long-eval-tokens", type=int, default=0,
+                        help="also measure every model with transformers on "
+                        "this many tokens (the first windows of "
+                        "wiki.test.raw), window by window, and give the "
+                        "ratio of the two tools with ±2 standard errors of "
+                        "the paired per-window difference: 2048 tokens are "
+                        "four windows, too few to rank two GPTQ runs")
     parser.add_argument("--work-dir", type=pathlib.Path)
     parser.add_argument("--reuse", action="store_true",
                         help="keep a finished FP export, quantd job or "
@@ -736,6 +767,7 @@ def main():
                             "dataset": "wiki.valid.tokens"},
             "evaluation": {"seq_len": args.eval_seq_len,
                            "max_tokens": args.eval_max_tokens,
+                           "long_eval_tokens": args.long_eval_tokens,
                            "dataset": "wiki.test.raw"}},
         "engine": {"binary": rel(args.engine), "version": version,
                    "built": datetime.datetime.fromtimestamp(
@@ -759,6 +791,9 @@ def main():
         args.calib_seq_len, args.seed)
     windows = evaluation_windows(tokenizer, args.data_dir / "wiki.test.raw",
                                  args.eval_seq_len, args.eval_max_tokens)
+    args.long_windows = evaluation_windows(
+        tokenizer, args.data_dir / "wiki.test.raw", args.eval_seq_len,
+        args.long_eval_tokens) if args.long_eval_tokens else None
     log(f"calibration starts {starts}; checking them against the engine")
     out["calibration_check"] = check_calibration_ids(
         args, engine, calibration, fp_dir, args.work_dir / "probe")
@@ -795,6 +830,10 @@ def main():
             "wall_without_evaluation_quantd_over_llmcompressor":
                 q["wall_without_evaluation_seconds"] / l["wall_seconds"],
         }
+        if "long_eval_window_losses" in q and "long_eval_window_losses" in l:
+            out["ratios"]["long_eval_ppl_quantd_over_llmcompressor"] = \
+                paired_ratio(q["long_eval_window_losses"],
+                             l["long_eval_window_losses"])
     out["machine"]["load_average_end"] = load_average()
     out["total_seconds"] = round(time.monotonic() - began, 1)
 
@@ -816,8 +855,8 @@ def markdown(out, pair):
              f"evaluation {out['protocol']['evaluation']}", "",
              "| | ppl (quantd-engine eval) | ppl (transformers) | "
              "ppl (quantd's own report) | quantize s | wall s | "
-             "wall s without evaluation |",
-             "|---|---|---|---|---|---|---|"]
+             "wall s without evaluation | ppl on --long-eval-tokens |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, figures, tool in rows:
         def cell(key, digits=4):
             value = figures.get(key)
@@ -834,10 +873,13 @@ def markdown(out, pair):
             f"| {name} | {'n/a (activations)' if activations and tool else cell('engine_eval_ppl')} "
             f"| {cell('transformers_ppl')} | {own} | "
             f"{cell('quantize_seconds', 1)} | {cell('wall_seconds', 1)} | "
-            f"{'' if wall_no_eval is None else f'{wall_no_eval:.1f}'} |")
+            f"{'' if wall_no_eval is None else f'{wall_no_eval:.1f}'} | "
+            f"{cell('long_eval_ppl')} |")
     if "ratios" in out:
         lines += ["", "ratios quantd / llm-compressor: " + ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+            f"{k} {v:.3f}" if isinstance(v, float) else
+            f"{k} {v['ratio']:.4f} [{v['low']:.4f}, {v['high']:.4f}] over "
+            f"{v['windows']} windows" if isinstance(v, dict) else f"{k} {v}"
             for k, v in out["ratios"].items())]
     lines += ["", f"load average start {out['machine']['load_average_start']}"
               f", end {out['machine']['load_average_end']}; "
