@@ -73,9 +73,10 @@ void AddJobFlags(CLI::App& app, SubmitOptions& options) {
                      ", or a recipe: a transform then a rounding stage "
                      "joined by '+' (osplus+gptq)");
   // One value per occurrence, so a repeatable flag never swallows MODEL.
-  app.add_option("--param", flags.params,
-                 "method parameter key=value (JSON values), repeatable; "
-                 "stage.key=value for a recipe's stage (gptq.act_order=true)")
+  app.add_option(
+         "--param", flags.params,
+         "method parameter key=value (JSON values), repeatable; "
+         "stage.key=value for a recipe's stage (gptq.dampening_percent=0.05)")
       ->allow_extra_args(false);
   app.add_option("--max-ppl-increase", flags.max_ppl_increase,
                  "accuracy target: largest perplexity increase over FP, "
