@@ -202,8 +202,13 @@ TEST_F(PipelineTest, ATargetStopsAtTheFirstAttemptThatMeetsIt) {
   const nlohmann::json parsed = nlohmann::json::parse(report);
   EXPECT_NE(parsed.dump().find("\"attempts\""), std::string::npos);
 
-  // Out of reach: every attempt reported, nothing exported.
+  // Out of reach: every attempt reported, nothing exported. GPTQ at w8a16
+  // (act order, its default) lands below FP on this tiny model, which
+  // meets any bound; at w3a16 it does not.
   spec.target->max_perplexity_increase = 1e-9;
+  spec.target->fallbacks[1] =
+      Candidate{"gptq", methods::ParseRecipe("gptq", params, coarse.scheme),
+                coarse.scheme};
   const std::filesystem::path missed = root_ / "missed";
   EXPECT_THROW(RunIn(missed, spec, config), TargetNotMet);
   std::vector<std::string> types;
