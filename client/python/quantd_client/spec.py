@@ -82,8 +82,8 @@ def make_spec(model: str, method: Union[str, Sequence[str]],
     method name, or a recipe: its stages as a list (["osplus", "gptq"]) or
     joined by "+" ("osplus+gptq"), with `params` holding one dict per stage
     under its name plus the common ones ({"batch_size": 4, "gptq":
-    {"dampening_percent": 0.05}}). The server validates the rest and names the
-    offending field in InvalidArgumentError.field (`export_formats` for a
+    {"dampening_percent": 0.05}}). The server validates the rest and names
+    the offending field in InvalidArgumentError.field (`export_formats` for a
     format that cannot hold the scheme or the model,
     `method_params.gptq.block_size` for a stage's parameter).
 
