@@ -181,30 +181,6 @@ TEST(GptqSolverTest, IdentityHessianIsRtn) {
   }
 }
 
-// Rows are independent given H (the gptq method solves a site's consumers
-// stacked by rows): at SmolLM2's q and k shapes, the stacked solve equals
-// the two solves one by one, bit for bit.
-TEST(GptqSolverTest, StackedRowsSolveAsEachLinearAlone) {
-  const at::Tensor hessian = HessianOf(Inputs(1024, 576));
-  const std::vector<at::Tensor> weights = {Weight(576, 576, 1),
-                                           Weight(192, 576, 2)};
-  const quant::QuantConfig config =
-      Config(4, false, quant::Granularity::kPerGroup, 64);
-  GptqOptions options;
-  options.act_order = true;
-  options.static_groups = true;
-  const GptqResult stacked =
-      SolveGptq(at::cat(weights, 0), hessian, config, options);
-  int64_t row = 0;
-  for (const at::Tensor& weight : weights) {
-    const GptqResult alone = SolveGptq(weight, hessian, config, options);
-    EXPECT_TRUE(
-        at::equal(stacked.weight.narrow(0, row, weight.size(0)), alone.weight))
-        << "rows from " << row;
-    row += weight.size(0);
-  }
-}
-
 TEST(GptqSolverTest, LowersTheLayerOutputErrorBelowRtn) {
   const at::Tensor weight = Weight(32, 64);
   const at::Tensor hessian = HessianOf(Inputs(512, 64));
