@@ -121,6 +121,18 @@ def recipe_awq_w4():
                 ignore=["lm_head"])]
 
 
+def recipe_rtn_w8a8():
+    from llmcompressor.modifiers.quantization import QuantizationModifier
+    return [QuantizationModifier(config_groups=w8a8_groups(),
+                                 ignore=["lm_head"])]
+
+
+def recipe_smoothquant_w8a8():
+    from llmcompressor.modifiers.transform.smoothquant import (
+        SmoothQuantModifier)
+    return [SmoothQuantModifier(smoothing_strength=0.5)] + recipe_rtn_w8a8()
+
+
 def recipe_smoothquant_gptq_w8a8():
     from llmcompressor.modifiers.quantization import GPTQModifier
     from llmcompressor.modifiers.transform.smoothquant import (
@@ -185,6 +197,25 @@ PAIRS = {
                   " + QuantizationModifier(W4 int asym group 64), "
                   "ignore lm_head",
         "activations": False,
+    },
+    # Round to nearest with dynamic per-token activations: neither tool
+    # needs calibration data for it (llm-compressor's QuantizationModifier
+    # with dynamic activations observes only the weights).
+    "rtn-w8a8": {
+        "quantd": {"method": "rtn", "scheme": {"preset": "w8a8"},
+                   "method_params": {}},
+        "llmcompressor": recipe_rtn_w8a8,
+        "recipe": "QuantizationModifier(W8A8: int8 channel sym weights, "
+                  "int8 dynamic per-token sym activations), ignore lm_head",
+        "activations": True,
+    },
+    "smoothquant-w8a8": {
+        "quantd": {"method": "smoothquant", "scheme": {"preset": "w8a8"},
+                   "method_params": {"alpha": 0.5}},
+        "llmcompressor": recipe_smoothquant_w8a8,
+        "recipe": "SmoothQuantModifier(smoothing_strength 0.5) + "
+                  "QuantizationModifier(W8A8 as rtn-w8a8), ignore lm_head",
+        "activations": True,
     },
     "smoothquant+gptq-w8a8": {
         "quantd": {"method": "smoothquant+gptq", "scheme": {"preset": "w8a8"},

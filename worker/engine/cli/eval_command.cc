@@ -27,6 +27,7 @@ struct EvalFlags {
   std::string device = "cpu";
   int64_t batch_size = 1;
   int threads = 0;
+  std::string matmul_dtype = "float32";
   bool json = false;
 };
 
@@ -61,6 +62,10 @@ void CheckFlags(const EvalFlags& flags) {
         "--seq-len " +
         std::to_string(flags.seq_len) + ", got " +
         std::to_string(flags.max_tokens));
+  }
+  if (flags.matmul_dtype != "float32" && flags.matmul_dtype != "bfloat16") {
+    throw UsageError("--matmul-dtype must be float32 or bfloat16, got '" +
+                     flags.matmul_dtype + "'");
   }
   if (flags.batch_size < 1) {
     throw UsageError("--batch-size must be at least 1, got " +
@@ -105,7 +110,8 @@ void PrintHuman(const EvalFlags& flags, const model::LoadedModel& loaded,
             << " (load " << times.load << ", tokenize " << times.tokenize
             << ", eval " << times.eval << ", eval CPU " << times.eval_cpu
             << "); " << result.tokens / times.eval << " tokens/s on "
-            << flags.device << " with " << threads << " threads\n"
+            << flags.device << " with " << threads << " threads, "
+            << flags.matmul_dtype << " matmuls\n"
             << "peak RSS    " << PeakRssBytes() / (1024.0 * 1024.0) << " MiB\n";
 }
 
@@ -126,6 +132,7 @@ nlohmann::json ToJson(const EvalFlags& flags, const model::LoadedModel& loaded,
           {"batch_size", flags.batch_size},
           {"device", flags.device},
           {"threads", threads},
+          {"matmul_dtype", flags.matmul_dtype},
           {"seconds", times.total},
           {"load_seconds", times.load},
           {"tokenize_seconds", times.tokenize},
@@ -140,6 +147,8 @@ int RunEval(const EvalFlags& flags) {
   int threads = ApplyThreadsFlag(flags.threads);
   model::ModelOptions options;
   options.device = ParseDeviceFlag(flags.device);
+  options.matmul_dtype =
+      flags.matmul_dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
   Stopwatch total;
   Timings times;
   model::LoadedModel loaded = model::LoadModel(flags.model, options);
@@ -193,6 +202,9 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
                       "windows run through the blocks together (default 1)");
   command->add_option("--threads", flags->threads,
                       "intra-op threads (default 0: every core)");
+  command->add_option("--matmul-dtype", flags->matmul_dtype,
+                      "float32 (default, the reference) or bfloat16: Linear "
+                      "products in bfloat16 with float32 accumulation");
   command->add_flag("--json", flags->json, "print one JSON object");
   command->callback([flags, exit_code] {
     *exit_code = ReportErrors("eval", [&] { return RunEval(*flags); });

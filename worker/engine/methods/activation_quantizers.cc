@@ -85,6 +85,15 @@ void ActivationQuantizers::FreezeStatic() {
   }
 }
 
+bool ActivationQuantizers::HasUnfrozenStatic() const {
+  for (const Slot& s : slots_) {
+    if (s.quantizer && s.quantizer->is_static() && !s.quantizer->frozen()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void ActivationQuantizers::SetRecorder(model::HookPoint point,
                                        Recorder recorder) {
   slot(point).recorder = std::move(recorder);

@@ -60,6 +60,9 @@ class ActivationQuantizers {
   // Static quantizers forget every observation / stop observing.
   void ResetStatic();
   void FreezeStatic();
+  // Whether some static quantizer is not frozen yet, i.e. a calibration
+  // forward would observe anything.
+  bool HasUnfrozenStatic() const;
 
   // Sets (or, with an empty function, clears) the recorder of `point`.
   void SetRecorder(model::HookPoint point, Recorder recorder);

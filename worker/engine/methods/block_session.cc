@@ -30,16 +30,16 @@ BlockSession::BlockSession(model::Block& block, const BlockInputs& inputs,
       inputs_(inputs),
       context_(context),
       plan_(std::move(plan)),
-      activations_(std::make_unique<ActivationQuantizers>(block)) {
-  if (inputs_.quantized.empty()) {
-    throw MethodError("block " + block.prefix() + ": no calibration batches");
-  }
-}
+      activations_(std::make_unique<ActivationQuantizers>(block)) {}
 
 BlockSession::~BlockSession() = default;
 
 at::Tensor BlockSession::Forward(size_t index) {
-  const at::Tensor& x = inputs_.quantized.at(index);
+  if (index >= inputs_.quantized.size()) {
+    throw MethodError("block " + block_.prefix() + ": no calibration batch " +
+                      std::to_string(index) + " (the method reads data)");
+  }
+  const at::Tensor& x = inputs_.quantized[index];
   return block_.Forward(x, context_.contexts->For(x.size(0)));
 }
 
@@ -161,9 +161,12 @@ void BlockSession::EnableAttentionQuantizers() {
 
 void BlockSession::CalibrateActivations() {
   activations_->ResetStatic();
-  activations_->SetMode(HookMode::kObserveApply);
-  for (size_t i = 0; i < batch_count(); ++i) Forward(i);
-  activations_->FreezeStatic();
+  // Dynamic quantizers (and frozen static ones) observe nothing: no forward.
+  if (activations_->HasUnfrozenStatic()) {
+    activations_->SetMode(HookMode::kObserveApply);
+    for (size_t i = 0; i < batch_count(); ++i) Forward(i);
+    activations_->FreezeStatic();
+  }
   activations_->SetMode(HookMode::kApply);
 }
 

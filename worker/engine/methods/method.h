@@ -49,6 +49,10 @@ struct BlockInputs {
   std::vector<at::Tensor> quantized;
   // From the FP chain; empty unless Method::needs_fp_stream().
   std::vector<at::Tensor> fp;
+  // The unmodified block's outputs for `fp`, batch by batch (the next
+  // block's FP stream, computed once before the method runs); empty
+  // unless Method::needs_fp_stream().
+  std::vector<at::Tensor> fp_outputs;
 };
 
 // Forward contexts of calibration batches, which carry no padding and so
@@ -96,8 +100,16 @@ class Method {
  public:
   virtual ~Method() = default;
 
-  // Whether BlockInputs::fp must be filled.
+  // Whether BlockInputs::fp (and fp_outputs) must be filled.
   virtual bool needs_fp_stream() const { return false; }
+  // Whether the method reads the calibration streams at all under
+  // `scheme`. When it does not, the pipeline runs no calibration forward
+  // and BlockInputs is empty (data-free: RTN without static activation
+  // quantizers).
+  virtual bool reads_calibration(const quant::QuantScheme& scheme) const {
+    (void)scheme;
+    return true;
+  }
 
   // Transforms `block` in place and leaves it quantized: weights replaced by
   // their fake-quantized values, activation quantizers calibrated, frozen

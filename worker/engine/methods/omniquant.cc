@@ -94,7 +94,7 @@ std::map<model::HookPoint, quant::QuantConfig> TrainingQuantizers(
 // The first `samples` samples (0: all) of a stream, re-batched like it.
 std::vector<at::Tensor> Limit(const std::vector<at::Tensor>& batches,
                               int64_t samples) {
-  if (samples <= 0) return batches;
+  if (samples <= 0 || batches.empty()) return batches;
   const at::Tensor all = at::cat(batches);
   if (samples >= all.size(0)) return batches;
   const at::Tensor kept = all.slice(0, 0, samples);
@@ -172,7 +172,9 @@ class OmniQuantMethod : public Method {
     const std::vector<at::Tensor> quantized = Limit(inputs.quantized, samples_);
     const std::vector<at::Tensor> fp =
         Limit(inputs.fp.empty() ? inputs.quantized : inputs.fp, samples_);
-    const TrainingData data = Data(block, quantized, fp, *context.contexts);
+    const TrainingData data =
+        Data(block, quantized, fp, Limit(inputs.fp_outputs, samples_),
+             *context.contexts);
     const LetOptions let_options = LetOptionsFor(plan, context);
     LetStatistics statistics;
     if (let_options.enabled) {
@@ -196,13 +198,17 @@ class OmniQuantMethod : public Method {
   }
 
  private:
+  // `fp_outputs`: the pipeline's FP outputs of `fp` when it has them (no
+  // second forward), else empty.
   TrainingData Data(model::Block& block,
                     const std::vector<at::Tensor>& quantized,
                     const std::vector<at::Tensor>& fp,
+                    const std::vector<at::Tensor>& fp_outputs,
                     ContextCache& contexts) const {
     TrainingData data;
     data.inputs = at::cat(quantized);
-    data.targets = at::cat(BlockOutputs(block, fp, contexts));
+    data.targets = at::cat(
+        fp_outputs.empty() ? BlockOutputs(block, fp, contexts) : fp_outputs);
     if (training_.aug_loss) {
       data.aug_targets = at::cat(BlockOutputs(block, quantized, contexts));
     }

@@ -19,6 +19,10 @@ class RoundedMethod : public Method {
       : base_(std::move(base)), rounder_(std::move(rounder)) {}
 
   bool needs_fp_stream() const override { return base_->needs_fp_stream(); }
+  // Every rounder fits the weights to calibration activations.
+  bool reads_calibration(const quant::QuantScheme&) const override {
+    return true;
+  }
 
   BlockOutcome QuantizeBlock(model::Block& block, const BlockInputs& inputs,
                              const MethodContext& context) override {

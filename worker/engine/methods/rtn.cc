@@ -10,6 +10,17 @@ namespace {
 
 class RtnMethod : public Method {
  public:
+  // Only static activation quantizers are calibrated; dynamic ones and the
+  // weights need no data.
+  bool reads_calibration(const quant::QuantScheme& scheme) const override {
+    const ActivationPlan plan = DefaultActivationPlan(scheme);
+    for (const quant::QuantConfig* config :
+         {&plan.sites, &plan.attention, &plan.probabilities}) {
+      if (config->enabled && !config->dynamic) return true;
+    }
+    return false;
+  }
+
   BlockOutcome QuantizeBlock(model::Block& block, const BlockInputs& inputs,
                              const MethodContext& context) override {
     return RunStandardFlow(block, inputs, context,

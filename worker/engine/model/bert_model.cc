@@ -61,13 +61,15 @@ class BertBlock : public Block {
     at::Tensor attention = Hooked(
         HookPoint::kAttnOutIn,
         SiteFunction(Sites()[0], h, Consumers("attn_in"), context, true));
-    at::Tensor x =
-        norm(kNorm1).Forward(linear(kAttentionOut).Forward(attention) + hidden);
+    at::Tensor x = norm(kNorm1).Forward(
+        linear(kAttentionOut).Forward(attention, context.matmul_dtype) +
+        hidden);
     at::Tensor m = Hooked(HookPoint::kMlpIn, x);
     at::Tensor activated =
         Hooked(HookPoint::kMlpOutIn,
                SiteFunction(Sites()[2], m, Consumers("mlp_in"), context, true));
-    return norm(kNorm2).Forward(linear(kOutput).Forward(activated) + x);
+    return norm(kNorm2).Forward(
+        linear(kOutput).Forward(activated, context.matmul_dtype) + x);
   }
 
  protected:
@@ -79,18 +81,22 @@ class BertBlock : public Block {
       case HookPoint::kAttnIn:
         return Attention(x, consumers, context, hooked);
       case HookPoint::kMlpIn:
-        return Activate(activation_, consumers[0].Forward(x));
+        return Activate(activation_,
+                        consumers[0].Forward(x, context.matmul_dtype));
       default:
-        return consumers[0].Forward(x);
+        return consumers[0].Forward(x, context.matmul_dtype);
     }
   }
 
  private:
   at::Tensor Attention(const at::Tensor& x, std::span<const Linear> qkv,
                        const ForwardContext& context, bool hooked) const {
-    at::Tensor q = SplitHeads(qkv[0].Forward(x), num_heads_);
-    at::Tensor k = SplitHeads(qkv[1].Forward(x), num_heads_);
-    at::Tensor v = SplitHeads(qkv[2].Forward(x), num_heads_);
+    at::Tensor q =
+        SplitHeads(qkv[0].Forward(x, context.matmul_dtype), num_heads_);
+    at::Tensor k =
+        SplitHeads(qkv[1].Forward(x, context.matmul_dtype), num_heads_);
+    at::Tensor v =
+        SplitHeads(qkv[2].Forward(x, context.matmul_dtype), num_heads_);
     if (hooked) {
       q = Hooked(HookPoint::kQuery, q);
       k = Hooked(HookPoint::kKey, k);
@@ -139,6 +145,7 @@ class BertModel : public Model {
     ForwardContext context =
         MakeMaskContext(device_ids, token_mask, /*causal=*/false);
     context.fused_attention = options().fused_attention;
+    context.matmul_dtype = options().matmul_dtype;
     if (context.seq_len > config().max_position_embeddings) {
       throw ModelError("BERT: " + std::to_string(context.seq_len) +
                        " tokens exceed config max_position_embeddings " +

@@ -32,6 +32,8 @@ struct ForwardContext {
   // softmax(QKᵀ)V. The explicit path is always taken while a hook on the
   // attention probabilities is installed.
   bool fused_attention = true;
+  // The dtype of the Linear products (ModelOptions::matmul_dtype).
+  at::ScalarType matmul_dtype = at::kFloat;
 };
 
 // Fills batch_size, seq_len, token_mask, causal and attention_bias from

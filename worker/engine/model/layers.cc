@@ -6,8 +6,20 @@
 
 namespace quantd::engine::model {
 
-at::Tensor Linear::Forward(const at::Tensor& x) const {
-  return at::linear(x, weight, bias);
+at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias, at::ScalarType compute) {
+  // Only a reduced type changes anything: float32 and float64 inputs keep
+  // their own dtype (the methods' gradient checks run in float64).
+  if (!at::isReducedFloatingType(compute) || compute == x.scalar_type()) {
+    return at::linear(x, weight, bias);
+  }
+  at::Tensor product =
+      at::linear(x.to(compute), weight.to(compute)).to(x.scalar_type());
+  return bias.defined() ? product + bias : product;
+}
+
+at::Tensor Linear::Forward(const at::Tensor& x, at::ScalarType compute) const {
+  return LinearProduct(x, weight, bias, compute);
 }
 
 at::Tensor Norm::Forward(const at::Tensor& x) const {

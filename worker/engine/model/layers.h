@@ -17,11 +17,20 @@ namespace quantd::engine::model {
 // A linear layer. Copyable: a copy shares the tensors (at::Tensor is a
 // handle), so replace a tensor rather than writing into it in place when the
 // original must survive.
+// x Wᵀ (+ b) with the product computed in `compute` (Linear::Forward).
+at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias, at::ScalarType compute);
+
 struct Linear {
   at::Tensor weight;  // [out_features, in_features], float32.
   at::Tensor bias;    // [out_features], or undefined when the layer has none.
 
-  at::Tensor Forward(const at::Tensor& x) const;
+  // x Wᵀ + b in x's dtype. With `compute` kBFloat16 (or kHalf), x and W are
+  // rounded to it for the product (accumulated in float32 by the CPU and
+  // CUDA kernels), and the product comes back in x's dtype before the bias
+  // is added; any other `compute` changes nothing.
+  at::Tensor Forward(const at::Tensor& x,
+                     at::ScalarType compute = at::kFloat) const;
   int64_t in_features() const { return weight.size(1); }
   int64_t out_features() const { return weight.size(0); }
 };

@@ -60,12 +60,12 @@ class LlamaBlock : public Block {
     at::Tensor attention = Hooked(
         HookPoint::kAttnOutIn,
         SiteFunction(Sites()[0], h, Consumers("attn_in"), context, true));
-    at::Tensor x = hidden + linear(kO).Forward(attention);
+    at::Tensor x = hidden + linear(kO).Forward(attention, context.matmul_dtype);
     at::Tensor m = Hooked(HookPoint::kMlpIn, norm(kNorm2).Forward(x));
     at::Tensor gated =
         Hooked(HookPoint::kMlpOutIn,
                SiteFunction(Sites()[2], m, Consumers("mlp_in"), context, true));
-    return x + linear(kDown).Forward(gated);
+    return x + linear(kDown).Forward(gated, context.matmul_dtype);
   }
 
  protected:
@@ -77,19 +77,23 @@ class LlamaBlock : public Block {
       case HookPoint::kAttnIn:
         return Attention(x, consumers, context, hooked);
       case HookPoint::kMlpIn:
-        return Activate(activation_, consumers[0].Forward(x)) *
-               consumers[1].Forward(x);
+        return Activate(activation_,
+                        consumers[0].Forward(x, context.matmul_dtype)) *
+               consumers[1].Forward(x, context.matmul_dtype);
       default:
-        return consumers[0].Forward(x);
+        return consumers[0].Forward(x, context.matmul_dtype);
     }
   }
 
  private:
   at::Tensor Attention(const at::Tensor& x, std::span<const Linear> qkv,
                        const ForwardContext& context, bool hooked) const {
-    at::Tensor q = SplitHeads(qkv[0].Forward(x), num_heads_);
-    at::Tensor k = SplitHeads(qkv[1].Forward(x), num_kv_heads_);
-    at::Tensor v = SplitHeads(qkv[2].Forward(x), num_kv_heads_);
+    at::Tensor q =
+        SplitHeads(qkv[0].Forward(x, context.matmul_dtype), num_heads_);
+    at::Tensor k =
+        SplitHeads(qkv[1].Forward(x, context.matmul_dtype), num_kv_heads_);
+    at::Tensor v =
+        SplitHeads(qkv[2].Forward(x, context.matmul_dtype), num_kv_heads_);
     q = ApplyRotary(q, context.rope_cos, context.rope_sin);
     k = ApplyRotary(k, context.rope_cos, context.rope_sin);
     if (hooked) {
@@ -137,6 +141,7 @@ class LlamaModel : public Model {
     ForwardContext context = MakeMaskContext(
         device_ids, token_mask, /*causal=*/true, config().sliding_window);
     context.fused_attention = options().fused_attention;
+    context.matmul_dtype = options().matmul_dtype;
     context.positions = at::arange(context.seq_len, device_ids.options())
                             .unsqueeze(0)
                             .expand({context.batch_size, context.seq_len});

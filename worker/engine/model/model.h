@@ -43,6 +43,13 @@ struct ModelOptions {
   // Encoders: L2-normalise the pooled embedding (sentence-transformers'
   // Normalize module). Default false; cosine similarity ignores it.
   bool normalize_embeddings = false;
+  // The dtype of the blocks' Linear products: kFloat (the reference path,
+  // default) or kBFloat16 (inputs and weights rounded to bfloat16, float32
+  // accumulation, the product back in float32). Norms, attention, the
+  // residual stream, the LM head (its logits feed the loss directly) and
+  // the loss stay float32. A speed option for evaluation; methods search
+  // and calibrate in float32.
+  at::ScalarType matmul_dtype = at::kFloat;
 };
 
 // What Head returns.

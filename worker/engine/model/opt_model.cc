@@ -77,13 +77,14 @@ class OptBlock : public Block {
     at::Tensor attention = Hooked(
         HookPoint::kAttnOutIn,
         SiteFunction(Sites()[0], h, Consumers("attn_in"), context, true));
-    at::Tensor x = hidden + linear(kOut).Forward(attention);
+    at::Tensor x =
+        hidden + linear(kOut).Forward(attention, context.matmul_dtype);
     if (!pre_norm_) x = norm1.Forward(x);
     at::Tensor m = Hooked(HookPoint::kMlpIn, pre_norm_ ? norm2.Forward(x) : x);
     at::Tensor activated =
         Hooked(HookPoint::kMlpOutIn,
                SiteFunction(Sites()[2], m, Consumers("mlp_in"), context, true));
-    x = x + linear(kFc2).Forward(activated);
+    x = x + linear(kFc2).Forward(activated, context.matmul_dtype);
     return pre_norm_ ? x : norm2.Forward(x);
   }
 
@@ -96,9 +97,10 @@ class OptBlock : public Block {
       case HookPoint::kAttnIn:
         return Attention(x, consumers, context, hooked);
       case HookPoint::kMlpIn:
-        return Activate(activation_, consumers[0].Forward(x));
+        return Activate(activation_,
+                        consumers[0].Forward(x, context.matmul_dtype));
       default:
-        return consumers[0].Forward(x);
+        return consumers[0].Forward(x, context.matmul_dtype);
     }
   }
 
@@ -107,9 +109,12 @@ class OptBlock : public Block {
                        const ForwardContext& context, bool hooked) const {
     // HF scales q right after the projection and then attends with scale 1.
     double scaling = 1.0 / std::sqrt(static_cast<double>(head_dim_));
-    at::Tensor q = SplitHeads(qkv[0].Forward(x) * scaling, num_heads_);
-    at::Tensor k = SplitHeads(qkv[1].Forward(x), num_heads_);
-    at::Tensor v = SplitHeads(qkv[2].Forward(x), num_heads_);
+    at::Tensor q = SplitHeads(qkv[0].Forward(x, context.matmul_dtype) * scaling,
+                              num_heads_);
+    at::Tensor k =
+        SplitHeads(qkv[1].Forward(x, context.matmul_dtype), num_heads_);
+    at::Tensor v =
+        SplitHeads(qkv[2].Forward(x, context.matmul_dtype), num_heads_);
     if (hooked) {
       q = Hooked(HookPoint::kQuery, q);
       k = Hooked(HookPoint::kKey, k);
@@ -168,6 +173,7 @@ class OptModel : public Model {
     ForwardContext context =
         MakeMaskContext(device_ids, token_mask, /*causal=*/true);
     context.fused_attention = options().fused_attention;
+    context.matmul_dtype = options().matmul_dtype;
     if (context.seq_len > config().max_position_embeddings) {
       throw ModelError("OPT: " + std::to_string(context.seq_len) +
                        " tokens exceed config max_position_embeddings " +

@@ -373,7 +373,9 @@ exporting::WrittenFile CheckpointStore::WriteStreams(
     const std::vector<BlockSummary>& blocks, const at::Tensor& stream_quantized,
     const at::Tensor& stream_fp) const {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  tensors.emplace_back(kStreamQuantized, stream_quantized);
+  if (stream_quantized.defined()) {
+    tensors.emplace_back(kStreamQuantized, stream_quantized);
+  }
   if (stream_fp.defined()) tensors.emplace_back(kStreamFp, stream_fp);
   nlohmann::json listed = nlohmann::json::array();
   for (const BlockSummary& block : blocks) {
@@ -432,7 +434,10 @@ std::optional<Checkpoint> CheckpointStore::Read(
     throw std::runtime_error(path.string() +
                              ": malformed block entry: " + error.what());
   }
-  checkpoint.stream_quantized = reader->LoadFloat(kStreamQuantized).to(device);
+  if (reader->Contains(kStreamQuantized)) {  // Absent when data-free.
+    checkpoint.stream_quantized =
+        reader->LoadFloat(kStreamQuantized).to(device);
+  }
   if (reader->Contains(kStreamFp)) {
     checkpoint.stream_fp = reader->LoadFloat(kStreamFp).to(device);
   }

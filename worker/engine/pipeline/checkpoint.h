@@ -90,7 +90,8 @@ struct BlockSummary {
 
 struct Checkpoint {
   std::vector<BlockSummary> blocks;  // Blocks 0..k in order.
-  at::Tensor stream_quantized;       // [N, T, C], the next block's input.
+  at::Tensor stream_quantized;       // [N, T, C], the next block's input;
+                                     // undefined for a data-free method.
   at::Tensor stream_fp;              // Same, FP chain; may be undefined.
 };
 

@@ -103,6 +103,7 @@ class JobRun {
         identity_{SpecSha256(spec), inputs.model_sha256, model_.NumBlocks()},
         store_(options.out_dir, identity_, &model_.source()) {
     method_ = methods::MakeRecipeMethod(spec.stages);
+    reads_calibration_ = method_->reads_calibration(spec.scheme);
   }
 
   // Quantizes every block and evaluates; `stopped` when stop_after_block
@@ -114,6 +115,10 @@ class JobRun {
       result.stopped = true;
       result.blocks = blocks_;
       return result;
+    }
+    if (!spec_.evaluation.skip) {
+      // Marks the start of the stage (its own progress comes per window).
+      Progress("evaluate", 0, kQuantizeEnd, {});
     }
     BuildQuantizedModel();
     Evaluate(result.result);
@@ -144,9 +149,15 @@ class JobRun {
                                    " of ", model_.NumBlocks()));
       return;
     }
-    const at::Tensor& ids = inputs_.calibration;
-    stream_q_ = model_.Embed(ids, model_.MakeContext(ids));
-    if (method_->needs_fp_stream()) stream_fp_ = stream_q_.clone();
+    if (reads_calibration_) {
+      const at::Tensor& ids = inputs_.calibration;
+      stream_q_ = model_.Embed(ids, model_.MakeContext(ids));
+      if (method_->needs_fp_stream()) stream_fp_ = stream_q_.clone();
+    } else {
+      events_.Log("info",
+                  "the method reads no calibration data: no calibration "
+                  "forward, no activation ranges in the report");
+    }
     Progress("calibrate", 0, kLoadEnd, {});
   }
 
@@ -208,13 +219,15 @@ class JobRun {
   }
 
   // The norm that produced a Post-LN block's input: the previous block's
-  // last norm, as loaded (such norms are never folded into).
+  // last norm, as loaded (such norms are never folded into). Kept from the
+  // previous block; loaded again only on resume.
   std::optional<model::Norm> InputNorm(int64_t index,
                                        const model::Block& block) const {
     const model::InputSite& site = block.Sites().front();
     if (index == 0 || !site.norm.empty() || !site.feeds_residual) {
       return std::nullopt;
     }
+    if (last_norm_ && last_norm_->first == index - 1) return last_norm_->second;
     std::unique_ptr<model::Block> previous = model_.LoadBlock(index - 1);
     return previous->norm(previous->NormNames().back());
   }
@@ -235,21 +248,31 @@ class JobRun {
                               model_.NumBlocks(),
                {figure});
     };
+    const bool ranges_wanted =
+        options_.export_artifacts && !inputs.quantized.empty();
     std::vector<exporting::ChannelRange> ranges =
-        options_.export_artifacts ? RangesBefore(*block, inputs.quantized[0])
-                                  : std::vector<exporting::ChannelRange>();
+        ranges_wanted
+            ? RangesBefore(*block, inputs.quantized[0].narrow(0, 0, 1))
+            : std::vector<exporting::ChannelRange>();
+    // The unmodified block's FP outputs, before the method changes it.
+    inputs.fp_outputs = methods::BlockOutputs(*block, inputs.fp, contexts_);
+    if (!block->NormNames().empty()) {
+      last_norm_.emplace(index, block->norm(block->NormNames().back()));
+    }
     methods::BlockOutcome outcome =
         method_->QuantizeBlock(*block, inputs, context);
-    if (options_.export_artifacts) {
-      RangesAfter(*block, outcome.state, inputs.quantized[0], ranges);
+    if (!inputs.quantized.empty()) {
+      std::vector<at::Tensor> outputs;
+      outputs.reserve(inputs.quantized.size());
+      for (size_t i = 0; i < inputs.quantized.size(); ++i) {
+        const at::Tensor& x = inputs.quantized[i];
+        outputs.push_back(i == 0 && ranges_wanted
+                              ? RangesAfter(*block, outcome.state, x, ranges)
+                              : block->Forward(x, contexts_.For(x.size(0))));
+      }
+      stream_q_ = at::cat(outputs);
     }
-    stream_q_ =
-        at::cat(methods::BlockOutputs(*block, inputs.quantized, contexts_));
-    if (stream_fp_.defined()) {
-      std::unique_ptr<model::Block> fp_block = model_.LoadBlock(index);
-      stream_fp_ =
-          at::cat(methods::BlockOutputs(*fp_block, inputs.fp, contexts_));
-    }
+    if (stream_fp_.defined()) stream_fp_ = at::cat(inputs.fp_outputs);
     FinishedBlock finished;
     finished.index = index;
     finished.prefix = block->prefix();
@@ -261,73 +284,63 @@ class JobRun {
     return finished;
   }
 
-  // Per-channel ranges at every input site of `block` for one batch, the
-  // block as it stands; `transform` maps a site's raw activation to what is
-  // recorded and `pass` to what flows on.
-  using SiteHook =
-      std::function<at::Tensor(model::HookPoint, const at::Tensor&)>;
-  std::vector<std::pair<at::Tensor, at::Tensor>> SiteRanges(
-      model::Block& block, const at::Tensor& batch, const SiteHook& record,
-      const SiteHook& pass) {
+  // The report's per-channel activation ranges are taken over the first
+  // calibration sequence: a diagnostic, which must not cost a forward of
+  // the statistics batch (that would be one more FP forward per block at
+  // small calibration sizes).
+  //
+  // Before the method: the raw activations of `sequence` at every input
+  // site, the block unmodified.
+  std::vector<exporting::ChannelRange> RangesBefore(
+      model::Block& block, const at::Tensor& sequence) {
     const std::vector<model::InputSite>& sites = block.Sites();
-    std::vector<std::pair<at::Tensor, at::Tensor>> ranges(sites.size());
+    std::vector<exporting::ChannelRange> ranges(sites.size());
     block.ClearHooks();
     for (size_t i = 0; i < sites.size(); ++i) {
-      const model::HookPoint point = sites[i].point;
-      block.SetHook(point,
-                    [&ranges, i, point, &record, &pass](const at::Tensor& x) {
-                      ranges[i] = exporting::PerChannelMinMax(record(point, x));
-                      return pass(point, x);
-                    });
+      exporting::ChannelRange& range = ranges[i];
+      range.name = block.prefix() + sites[i].name;
+      block.SetHook(sites[i].point, [&range](const at::Tensor& x) {
+        std::tie(range.before_min, range.before_max) =
+            exporting::PerChannelMinMax(x);
+        return x;
+      });
     }
-    methods::BlockOutputs(block, {batch}, contexts_);
+    block.Forward(sequence, contexts_.For(1));
     block.ClearHooks();
-    return ranges;
-  }
-
-  // Before the method: the raw activations of the statistics batch.
-  std::vector<exporting::ChannelRange> RangesBefore(model::Block& block,
-                                                    const at::Tensor& batch) {
-    auto identity = [](model::HookPoint, const at::Tensor& x) { return x; };
-    auto measured = SiteRanges(block, batch, identity, identity);
-    std::vector<exporting::ChannelRange> ranges;
-    for (size_t i = 0; i < measured.size(); ++i) {
-      exporting::ChannelRange range;
-      range.name = block.prefix() + block.Sites()[i].name;
-      std::tie(range.before_min, range.before_max) = measured[i];
-      ranges.push_back(std::move(range));
-    }
     return ranges;
   }
 
   // After it: what each site's quantizer sees (its unfolded transform
-  // applied), with the quantized block upstream; the block's quantizers are
-  // reinstalled afterwards.
-  void RangesAfter(model::Block& block, const methods::BlockQuantState& state,
-                   const at::Tensor& batch,
-                   std::vector<exporting::ChannelRange>& ranges) {
-    auto find = [&state](model::HookPoint point) {
-      const methods::ActivationState* found = nullptr;
-      for (const methods::ActivationState& activation : state.activations) {
-        if (activation.point == point) found = &activation;
-      }
-      return found;
-    };
-    auto seen = [&find](model::HookPoint point, const at::Tensor& x) {
-      const methods::ActivationState* activation = find(point);
-      return activation == nullptr ? x : activation->transform.Apply(x);
-    };
-    auto quantized = [&find](model::HookPoint point, const at::Tensor& x) {
-      const methods::ActivationState* activation = find(point);
-      return activation == nullptr
-                 ? x
-                 : methods::ApplyActivationState(*activation, x);
-    };
-    auto measured = SiteRanges(block, batch, seen, quantized);
-    for (size_t i = 0; i < measured.size(); ++i) {
-      std::tie(ranges[i].after_min, ranges[i].after_max) = measured[i];
-    }
+  // applied) for the batch's first sequence, recorded during the quantized
+  // block's forward of `batch` (every quantizer installed), whose output is
+  // returned: the batch's next stream, so these ranges cost no forward.
+  at::Tensor RangesAfter(model::Block& block,
+                         const methods::BlockQuantState& state,
+                         const at::Tensor& batch,
+                         std::vector<exporting::ChannelRange>& ranges) {
     methods::InstallActivationQuantizers(block, state);
+    const std::vector<model::InputSite>& sites = block.Sites();
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const methods::ActivationState* activation = nullptr;
+      for (const methods::ActivationState& candidate : state.activations) {
+        if (candidate.point == sites[i].point) activation = &candidate;
+      }
+      exporting::ChannelRange& range = ranges[i];
+      block.SetHook(sites[i].point, [&range, activation](const at::Tensor& x) {
+        if (activation == nullptr) {
+          std::tie(range.after_min, range.after_max) =
+              exporting::PerChannelMinMax(x.narrow(0, 0, 1));
+          return x;
+        }
+        std::tie(range.after_min, range.after_max) =
+            exporting::PerChannelMinMax(
+                activation->transform.Apply(x.narrow(0, 0, 1)));
+        return methods::ApplyActivationState(*activation, x);
+      });
+    }
+    at::Tensor output = block.Forward(batch, contexts_.For(batch.size(0)));
+    methods::InstallActivationQuantizers(block, state);
+    return output;
   }
 
   // The quantized model: the FP model's resident tensors, shared, under
@@ -560,7 +573,11 @@ class JobRun {
   Clock::time_point start_ = Clock::now();
   std::vector<BlockSummary> blocks_;  // Committed to the checkpoint.
   std::future<WrittenBlock> pending_write_;
+  // Undefined when the method reads no calibration data.
   at::Tensor stream_q_, stream_fp_;
+  bool reads_calibration_ = true;
+  // The last norm of the block quantized last, by block index (InputNorm).
+  std::optional<std::pair<int64_t, model::Norm>> last_norm_;
   std::unique_ptr<model::Model> quantized_;
   // Per block, the activation quantizers of the quantized model.
   std::vector<methods::BlockQuantState> activation_states_;

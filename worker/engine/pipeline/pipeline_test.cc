@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -253,6 +254,60 @@ TEST_F(PipelineTest, ResumedRunIsByteIdentical) {
               contract::Sha256FileHex(root_ / "resumed" / file))
         << file;
   }
+}
+
+// RTN with dynamic activations reads no calibration data: no stream is
+// embedded or kept (the streams file commits blocks only), the report has
+// no activation ranges, a resumed run is byte-identical, and the weights
+// equal a run that streams the data (RTN with static activations rounds
+// the same weights).
+TEST_F(PipelineTest, DataFreeRtnKeepsNoStreamAndResumes) {
+  const io::ModelConfig config = model::testing::TinyLlamaConfig();
+  JobSpec spec = Spec("rtn", {{"batch_size", 3}}, "w8a8");
+  ASSERT_TRUE(spec.scheme.activation.dynamic);
+  RunIn(root_ / "whole", spec, config, -1, /*keep_checkpoint=*/true);
+  std::unique_ptr<io::SafetensorsReader> streams =
+      io::SafetensorsReader::OpenFile(root_ /
+                                      "whole/checkpoint/streams.safetensors");
+  EXPECT_FALSE(streams->Contains("stream.quantized"));
+  EXPECT_FALSE(streams->Contains("stream.fp"));
+  const nlohmann::json report = nlohmann::json::parse(
+      std::ifstream(root_ / "whole/report.json"), nullptr, false);
+  EXPECT_TRUE(report.at("activation_ranges").empty());
+
+  PipelineResult stopped = RunIn(root_ / "resumed", spec, config, 0);
+  EXPECT_TRUE(stopped.stopped);
+  PipelineResult resumed = RunIn(root_ / "resumed", spec, config);
+  EXPECT_FALSE(resumed.stopped);
+  EXPECT_EQ(contract::Sha256FileHex(root_ / "whole/model/model.safetensors"),
+            contract::Sha256FileHex(root_ / "resumed/model/model.safetensors"));
+
+  // The same weights' scheme with static per-tensor activations.
+  JobSpec streamed = spec;
+  streamed.scheme.activation = quant::ParseScheme("w8a8-pt").activation;
+  streamed.stages =
+      methods::ParseRecipe("rtn", {{"batch_size", 3}}, streamed.scheme);
+  RunIn(root_ / "streamed", streamed, config);
+  const nlohmann::json streamed_report = nlohmann::json::parse(
+      std::ifstream(root_ / "streamed/report.json"), nullptr, false);
+  EXPECT_FALSE(streamed_report.at("activation_ranges").empty());
+  std::unique_ptr<io::SafetensorsReader> free_packed =
+      io::SafetensorsReader::OpenFile(root_ /
+                                      "whole/packed/quantized.safetensors");
+  std::unique_ptr<io::SafetensorsReader> streamed_packed =
+      io::SafetensorsReader::OpenFile(root_ /
+                                      "streamed/packed/quantized.safetensors");
+  int compared = 0;
+  for (const io::TensorInfo& info : free_packed->Tensors()) {
+    const std::string& name = info.name;
+    if (!name.ends_with(".qweight") && !name.ends_with(".scales")) continue;
+    ASSERT_TRUE(streamed_packed->Contains(name)) << name;
+    std::span<const std::byte> a = free_packed->RawBytes(name);
+    std::span<const std::byte> b = streamed_packed->RawBytes(name);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << name;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2 * 2 * 7);  // Two blocks of seven Linears.
 }
 
 // Each finished block is a file of its own, written once; the streams file
