@@ -3,6 +3,12 @@
 (eager attention, fp32) on the same machine in the same run, plus the peak
 RSS of each against the model's size.
 
+The engine runs twice per repetition, with float32 Linear products (the
+reference path) and with `--matmul-dtype bfloat16`; `--repeat N`
+interleaves N repetitions of engine float32, engine bfloat16 and
+transformers and reports each side's median and the median of the
+per-repetition ratios.
+
 Both evaluate the same number of windows of the same length with the same
 thread count; the engine runs `quantd-engine eval --json` in a subprocess,
 transformers runs in this process (model loaded as in
@@ -15,13 +21,14 @@ Usage:
   bench/engine/eval_throughput.py --engine build/worker/engine/cli/quantd-engine \
       --model models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
       --data ../shared/data/wikitext-2/wiki.test.raw \
-      --seq-len 512 --max-tokens 4096 --threads 2
+      --seq-len 512 --max-tokens 4096 --threads 2 --repeat 3
 Prints one JSON object (and a short table on stderr).
 """
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -29,11 +36,12 @@ import time
 import torch
 
 
-def run_engine(args):
+def run_engine(args, matmul_dtype):
     command = [args.engine, "eval", "--model", args.model, "--data", args.data,
                "--seq-len", str(args.seq_len), "--max-tokens",
                str(args.max_tokens), "--batch-size", str(args.batch_size),
-               "--threads", str(args.threads), "--json"]
+               "--threads", str(args.threads), "--matmul-dtype",
+               matmul_dtype, "--json"]
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -52,9 +60,8 @@ def load_transformers(gguf_path):
     return model.float().eval()
 
 
-def run_transformers(args, windows):
+def run_transformers(args, model, windows):
     torch.set_num_threads(args.threads)
-    model = load_transformers(args.model)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, model.config.vocab_size, (windows, args.seq_len),
                         generator=generator)
@@ -87,46 +94,78 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
 
-    engine = run_engine(args)
-    reference = run_transformers(args, engine["windows"])
+    model = None
+    runs = []
+    for _ in range(args.repeat):
+        run = {"engine": run_engine(args, "float32"),
+               "engine_bf16": run_engine(args, "bfloat16")}
+        if model is None:
+            model = load_transformers(args.model)
+        run["transformers"] = run_transformers(args, model,
+                                               run["engine"]["windows"])
+        runs.append(run)
+
+    def engine_figures(engine):
+        return {"ppl": engine["ppl"],
+                "eval_seconds": engine["eval_seconds"],
+                "eval_cpu_seconds": engine["eval_cpu_seconds"],
+                "tokens_per_second": engine["tokens_per_second"],
+                "tokens_per_cpu_second": engine["tokens"]
+                / engine["eval_cpu_seconds"],
+                "peak_rss_bytes": engine["peak_rss_bytes"]}
+
+    def median(side, key):
+        return statistics.median(run[side][key] for run in runs)
+
+    def median_ratio(side, key):
+        return statistics.median(run[side][key] / run["transformers"][key]
+                                 for run in runs)
+
+    first = runs[0]
     result = {
         "machine": {"cpus": os.cpu_count(), "threads": args.threads,
-                    "torch": torch.__version__},
-        "windows": engine["windows"], "seq_len": args.seq_len,
-        "batch_size": args.batch_size,
+                    "torch": torch.__version__,
+                    "load_average": os.getloadavg()},
+        "windows": first["engine"]["windows"], "seq_len": args.seq_len,
+        "batch_size": args.batch_size, "repeat": args.repeat,
         "model_file_bytes": os.path.getsize(args.model),
-        "fp32_parameter_bytes": reference["fp32_parameter_bytes"],
-        "engine": {
-            "ppl": engine["ppl"],
-            "eval_seconds": engine["eval_seconds"],
-            "eval_cpu_seconds": engine["eval_cpu_seconds"],
-            "tokens_per_second": engine["tokens_per_second"],
-            "tokens_per_cpu_second": engine["tokens"]
-            / engine["eval_cpu_seconds"],
-            "peak_rss_bytes": engine["peak_rss_bytes"],
-        },
-        "transformers": {k: reference[k] for k in (
-            "eval_seconds", "eval_cpu_seconds", "tokens_per_second",
-            "tokens_per_cpu_second", "peak_rss_bytes")},
+        "fp32_parameter_bytes": first["transformers"]["fp32_parameter_bytes"],
+        "runs": [{"engine": engine_figures(run["engine"]),
+                  "engine_bf16": engine_figures(run["engine_bf16"]),
+                  "transformers": {k: run["transformers"][k] for k in (
+                      "eval_seconds", "eval_cpu_seconds", "tokens_per_second",
+                      "tokens_per_cpu_second", "peak_rss_bytes")}}
+                 for run in runs],
     }
-    # Wall time is what a user waits; CPU time is steadier on a machine
-    # shared with other work. Both ratios are engine / transformers.
-    result["speed_ratio"] = (result["engine"]["tokens_per_second"]
-                             / reference["tokens_per_second"])
-    result["cpu_speed_ratio"] = (result["engine"]["tokens_per_cpu_second"]
-                                 / reference["tokens_per_cpu_second"])
+    runs = result["runs"]  # The medians below read these figures.
+    summary = {}
+    for side in ("engine", "engine_bf16", "transformers"):
+        summary[side] = {"tokens_per_second_median":
+                         median(side, "tokens_per_second")}
+    for side in ("engine", "engine_bf16"):
+        # Wall time is what a user waits; CPU time is steadier on a machine
+        # shared with other work. Ratios are engine / transformers.
+        summary[side]["ppl"] = first[side]["ppl"]
+        summary[side]["speed_ratio_median"] = median_ratio(
+            side, "tokens_per_second")
+        summary[side]["cpu_speed_ratio_median"] = median_ratio(
+            side, "tokens_per_cpu_second")
+    summary["bf16_ppl_change"] = (first["engine_bf16"]["ppl"]
+                                  / first["engine"]["ppl"] - 1.0)
+    result["summary"] = summary
     print(json.dumps(result, indent=2))
-    mib = 1 << 20
-    print(f"engine {engine['tokens_per_second']:.0f} tok/s, peak RSS "
-          f"{engine['peak_rss_bytes'] / mib:.0f} MiB | transformers "
-          f"{reference['tokens_per_second']:.0f} tok/s, peak RSS "
-          f"{reference['peak_rss_bytes'] / mib:.0f} MiB | ratio "
-          f"{result['speed_ratio']:.2f} (CPU time "
-          f"{result['cpu_speed_ratio']:.2f}) | fp32 params "
-          f"{reference['fp32_parameter_bytes'] / mib:.0f} MiB",
-          file=sys.stderr)
+    for side in ("engine", "engine_bf16"):
+        print(f"{side}: {summary[side]['tokens_per_second_median']:.0f} "
+              f"tok/s, ratio to transformers "
+              f"{summary[side]['speed_ratio_median']:.2f} (CPU time "
+              f"{summary[side]['cpu_speed_ratio_median']:.2f}), ppl "
+              f"{summary[side]['ppl']:.5f}", file=sys.stderr)
+    print(f"transformers: "
+          f"{summary['transformers']['tokens_per_second_median']:.0f} tok/s; "
+          f"medians of {args.repeat} run(s)", file=sys.stderr)
 
 
 if __name__ == "__main__":

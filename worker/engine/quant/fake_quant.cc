@@ -2,6 +2,7 @@
 
 #include <c10/util/StringUtil.h>
 
+#include "worker/engine/quant/cpu_fake_quant.h"
 #include "worker/engine/quant/errors.h"
 #include "worker/engine/quant/fused_kernels.h"
 #include "worker/engine/quant/granularity.h"
@@ -48,7 +49,11 @@ at::Tensor FakeQuantize(const at::Tensor& x, const at::Tensor& scale,
   const at::Tensor values = x.to(at::kFloat);
   const at::Tensor s = scale.to(values.device(), at::kFloat);
   const at::Tensor z = zero_point.to(values.device(), at::kFloat);
-  // The operation order is mirrored by cuda/fake_quant_math.h.
+  if (auto fused = internal::CpuFakeQuantize(values, s, z, qmin, qmax)) {
+    return fused->to(x.scalar_type());
+  }
+  // The operation order is mirrored by cuda/fake_quant_math.h (and so by
+  // the one-pass CPU loop above).
   const at::Tensor code =
       at::clamp(at::round(values / s) + z, static_cast<double>(qmin),
                 static_cast<double>(qmax));

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <optional>
 #include <vector>
 
+#include "worker/engine/quant/cpu_fake_quant.h"
 #include "worker/engine/quant/errors.h"
 #include "worker/engine/quant/granularity.h"
 #include "worker/engine/quant/quant_test_util.h"
@@ -177,6 +180,55 @@ TEST(FakeQuantTest, SteForwardIsBitExactAndGradientPassesThrough) {
   EXPECT_TRUE(at::equal(x.grad(), inside.to(at::kFloat)));
   ASSERT_TRUE(scale.grad().defined());
   EXPECT_TRUE(at::isfinite(scale.grad()).item<bool>());
+}
+
+// The one-pass CPU loop equals the LibTorch ops it replaces bit for bit:
+// per tensor, per row and per leading index of a 3-d stack (OS+'s stacked
+// candidates), with ties at .5, values beyond the grid, signed zeros and
+// NaN; other shapes and dtypes decline.
+TEST(FakeQuantTest, OnePassCpuLoopIsBitIdenticalToTheTensorOps) {
+  at::Generator generator = at::detail::createCPUGenerator(17);
+  auto reference = [](const at::Tensor& x, const at::Tensor& s,
+                      const at::Tensor& z, int64_t qmin, int64_t qmax) {
+    const at::Tensor code =
+        at::clamp(at::round(x / s) + z, static_cast<double>(qmin),
+                  static_cast<double>(qmax));
+    return (code - z) * s;
+  };
+  at::Tensor x = at::randn({6, 5, 70001}, generator) * 40.0;
+  at::Tensor flat = x.view({-1});
+  // Exact ties (k + 0.5) · Δ for Δ = 0.25, signed zeros and a NaN.
+  for (int64_t i = 0; i < 64; ++i) flat[i] = (i - 32 + 0.5) * 0.25;
+  flat[64] = -0.0;
+  flat[65] = 0.0;
+  flat[66] = std::numeric_limits<float>::quiet_NaN();
+  struct Case {
+    at::Tensor x, scale, zero_point;
+    int64_t qmin, qmax;
+  };
+  const std::vector<Case> cases = {
+      {x, at::full({1}, 0.25), at::zeros({1}), -127, 127},
+      {x.view({30, -1}), at::rand({30, 1}, generator) + 0.01,
+       at::randint(0, 16, {30, 1}, generator).to(at::kFloat), 0, 15},
+      {x, at::rand({6, 1, 1}, generator) + 0.01, at::zeros({6, 1, 1}), -7, 7},
+  };
+  for (const Case& c : cases) {
+    std::optional<at::Tensor> fused =
+        internal::CpuFakeQuantize(c.x, c.scale, c.zero_point, c.qmin, c.qmax);
+    ASSERT_TRUE(fused.has_value());
+    EXPECT_TRUE(BitEqual(
+        *fused, reference(c.x, c.scale, c.zero_point, c.qmin, c.qmax)));
+  }
+  // Per-column parameters, float64 and strided inputs are not its case.
+  EXPECT_FALSE(internal::CpuFakeQuantize(x.view({30, -1}).narrow(1, 0, 5),
+                                         at::ones({1}), at::zeros({1}), 0, 15)
+                   .has_value());
+  EXPECT_FALSE(internal::CpuFakeQuantize(at::ones({4, 3}), at::ones({1, 3}),
+                                         at::zeros({1, 3}), 0, 15)
+                   .has_value());
+  EXPECT_FALSE(internal::CpuFakeQuantize(at::ones({4, 3}, at::kDouble),
+                                         at::ones({1}), at::zeros({1}), 0, 15)
+                   .has_value());
 }
 
 TEST(FakeQuantTest, RejectsBadInputs) {
