@@ -49,10 +49,11 @@ struct BlockInputs {
   std::vector<at::Tensor> quantized;
   // From the FP chain; empty unless Method::needs_fp_stream().
   std::vector<at::Tensor> fp;
-  // The unmodified block's outputs for `fp`, batch by batch (the next
-  // block's FP stream, computed once before the method runs); empty
+  // The unmodified block's outputs for every sample of `fp`, [N, T, C] in
+  // one tensor (the next block's FP stream, computed once before the
+  // method runs; a method may keep views of it without a copy). Undefined
   // unless Method::needs_fp_stream().
-  std::vector<at::Tensor> fp_outputs;
+  at::Tensor fp_outputs;
 };
 
 // Forward contexts of calibration batches, which carry no padding and so

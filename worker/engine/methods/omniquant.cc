@@ -173,8 +173,7 @@ class OmniQuantMethod : public Method {
     const std::vector<at::Tensor> fp =
         Limit(inputs.fp.empty() ? inputs.quantized : inputs.fp, samples_);
     const TrainingData data =
-        Data(block, quantized, fp, Limit(inputs.fp_outputs, samples_),
-             *context.contexts);
+        Data(block, quantized, fp, inputs.fp_outputs, *context.contexts);
     const LetOptions let_options = LetOptionsFor(plan, context);
     LetStatistics statistics;
     if (let_options.enabled) {
@@ -198,17 +197,19 @@ class OmniQuantMethod : public Method {
   }
 
  private:
-  // `fp_outputs`: the pipeline's FP outputs of `fp` when it has them (no
-  // second forward), else empty.
+  // `fp_outputs`: the pipeline's FP outputs of every sample when it has
+  // them (no second forward; the first samples are a view of them), else
+  // undefined.
   TrainingData Data(model::Block& block,
                     const std::vector<at::Tensor>& quantized,
                     const std::vector<at::Tensor>& fp,
-                    const std::vector<at::Tensor>& fp_outputs,
+                    const at::Tensor& fp_outputs,
                     ContextCache& contexts) const {
     TrainingData data;
     data.inputs = at::cat(quantized);
-    data.targets = at::cat(
-        fp_outputs.empty() ? BlockOutputs(block, fp, contexts) : fp_outputs);
+    data.targets = fp_outputs.defined()
+                       ? fp_outputs.narrow(0, 0, data.inputs.size(0))
+                       : at::cat(BlockOutputs(block, fp, contexts));
     if (training_.aug_loss) {
       data.aug_targets = at::cat(BlockOutputs(block, quantized, contexts));
     }

@@ -254,8 +254,17 @@ class JobRun {
         ranges_wanted
             ? RangesBefore(*block, inputs.quantized[0].narrow(0, 0, 1))
             : std::vector<exporting::ChannelRange>();
-    // The unmodified block's FP outputs, before the method changes it.
-    inputs.fp_outputs = methods::BlockOutputs(*block, inputs.fp, contexts_);
+    // The unmodified block's FP outputs, before the method changes it,
+    // written batch by batch into one tensor (no concatenated copy).
+    if (stream_fp_.defined()) {
+      inputs.fp_outputs = at::empty_like(stream_fp_);
+      int64_t offset = 0;
+      for (const at::Tensor& x : inputs.fp) {
+        inputs.fp_outputs.narrow(0, offset, x.size(0))
+            .copy_(block->Forward(x, contexts_.For(x.size(0))));
+        offset += x.size(0);
+      }
+    }
     if (!block->NormNames().empty()) {
       last_norm_.emplace(index, block->norm(block->NormNames().back()));
     }
@@ -272,7 +281,7 @@ class JobRun {
       }
       stream_q_ = at::cat(outputs);
     }
-    if (stream_fp_.defined()) stream_fp_ = at::cat(inputs.fp_outputs);
+    if (stream_fp_.defined()) stream_fp_ = inputs.fp_outputs;
     FinishedBlock finished;
     finished.index = index;
     finished.prefix = block->prefix();
