@@ -117,30 +117,32 @@ def main():
                 / engine["eval_cpu_seconds"],
                 "peak_rss_bytes": engine["peak_rss_bytes"]}
 
+    figures = [{"engine": engine_figures(run["engine"]),
+                "engine_bf16": engine_figures(run["engine_bf16"]),
+                "transformers": {k: run["transformers"][k] for k in (
+                    "eval_seconds", "eval_cpu_seconds", "tokens_per_second",
+                    "tokens_per_cpu_second", "peak_rss_bytes")}}
+               for run in runs]
+
     def median(side, key):
-        return statistics.median(run[side][key] for run in runs)
+        return statistics.median(run[side][key] for run in figures)
 
     def median_ratio(side, key):
         return statistics.median(run[side][key] / run["transformers"][key]
-                                 for run in runs)
+                                 for run in figures)
 
-    first = runs[0]
+    first = figures[0]
     result = {
         "machine": {"cpus": os.cpu_count(), "threads": args.threads,
                     "torch": torch.__version__,
                     "load_average": os.getloadavg()},
-        "windows": first["engine"]["windows"], "seq_len": args.seq_len,
+        "windows": runs[0]["engine"]["windows"], "seq_len": args.seq_len,
         "batch_size": args.batch_size, "repeat": args.repeat,
         "model_file_bytes": os.path.getsize(args.model),
-        "fp32_parameter_bytes": first["transformers"]["fp32_parameter_bytes"],
-        "runs": [{"engine": engine_figures(run["engine"]),
-                  "engine_bf16": engine_figures(run["engine_bf16"]),
-                  "transformers": {k: run["transformers"][k] for k in (
-                      "eval_seconds", "eval_cpu_seconds", "tokens_per_second",
-                      "tokens_per_cpu_second", "peak_rss_bytes")}}
-                 for run in runs],
+        "fp32_parameter_bytes":
+            runs[0]["transformers"]["fp32_parameter_bytes"],
+        "runs": figures,
     }
-    runs = result["runs"]  # The medians below read these figures.
     summary = {}
     for side in ("engine", "engine_bf16", "transformers"):
         summary[side] = {"tokens_per_second_median":
@@ -160,7 +162,7 @@ def main():
     # it across fork and exec), transformers' model included.
     for side in ("engine", "engine_bf16"):
         summary[side]["peak_rss_bytes"] = first[side]["peak_rss_bytes"]
-        for run in runs[1:]:
+        for run in figures[1:]:
             run[side].pop("peak_rss_bytes")
     result["summary"] = summary
     print(json.dumps(result, indent=2))

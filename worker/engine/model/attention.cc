@@ -8,6 +8,11 @@ at::Tensor SplitHeads(const at::Tensor& x, int64_t num_heads) {
   return x.view({x.size(0), x.size(1), num_heads, -1}).transpose(1, 2);
 }
 
+at::Tensor ProjectHeads(const Linear& projection, const at::Tensor& x,
+                        int64_t num_heads, const ForwardContext& context) {
+  return SplitHeads(projection.Forward(x, context.matmul_dtype), num_heads);
+}
+
 at::Tensor MergeHeads(const at::Tensor& x) {
   return x.transpose(1, 2).reshape({x.size(0), x.size(2), -1});
 }

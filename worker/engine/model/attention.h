@@ -10,11 +10,16 @@
 
 #include "worker/engine/model/activation_hook.h"
 #include "worker/engine/model/forward_context.h"
+#include "worker/engine/model/layers.h"
 
 namespace quantd::engine::model {
 
 // [B, T, H·D] -> [B, H, T, D].
 at::Tensor SplitHeads(const at::Tensor& x, int64_t num_heads);
+// SplitHeads of a q/k/v projection of x [B, T, C], the product in the
+// context's matmul dtype.
+at::Tensor ProjectHeads(const Linear& projection, const at::Tensor& x,
+                        int64_t num_heads, const ForwardContext& context);
 // [B, H, T, D] -> [B, T, H·D] (contiguous).
 at::Tensor MergeHeads(const at::Tensor& x);
 // [B, Hkv, T, D] -> [B, Hkv·repeats, T, D], each K/V head repeated for the

@@ -91,12 +91,9 @@ class BertBlock : public Block {
  private:
   at::Tensor Attention(const at::Tensor& x, std::span<const Linear> qkv,
                        const ForwardContext& context, bool hooked) const {
-    at::Tensor q =
-        SplitHeads(qkv[0].Forward(x, context.matmul_dtype), num_heads_);
-    at::Tensor k =
-        SplitHeads(qkv[1].Forward(x, context.matmul_dtype), num_heads_);
-    at::Tensor v =
-        SplitHeads(qkv[2].Forward(x, context.matmul_dtype), num_heads_);
+    at::Tensor q = ProjectHeads(qkv[0], x, num_heads_, context);
+    at::Tensor k = ProjectHeads(qkv[1], x, num_heads_, context);
+    at::Tensor v = ProjectHeads(qkv[2], x, num_heads_, context);
     if (hooked) {
       q = Hooked(HookPoint::kQuery, q);
       k = Hooked(HookPoint::kKey, k);

@@ -88,12 +88,9 @@ class LlamaBlock : public Block {
  private:
   at::Tensor Attention(const at::Tensor& x, std::span<const Linear> qkv,
                        const ForwardContext& context, bool hooked) const {
-    at::Tensor q =
-        SplitHeads(qkv[0].Forward(x, context.matmul_dtype), num_heads_);
-    at::Tensor k =
-        SplitHeads(qkv[1].Forward(x, context.matmul_dtype), num_kv_heads_);
-    at::Tensor v =
-        SplitHeads(qkv[2].Forward(x, context.matmul_dtype), num_kv_heads_);
+    at::Tensor q = ProjectHeads(qkv[0], x, num_heads_, context);
+    at::Tensor k = ProjectHeads(qkv[1], x, num_kv_heads_, context);
+    at::Tensor v = ProjectHeads(qkv[2], x, num_kv_heads_, context);
     q = ApplyRotary(q, context.rope_cos, context.rope_sin);
     k = ApplyRotary(k, context.rope_cos, context.rope_sin);
     if (hooked) {

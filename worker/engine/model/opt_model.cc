@@ -111,10 +111,8 @@ class OptBlock : public Block {
     double scaling = 1.0 / std::sqrt(static_cast<double>(head_dim_));
     at::Tensor q = SplitHeads(qkv[0].Forward(x, context.matmul_dtype) * scaling,
                               num_heads_);
-    at::Tensor k =
-        SplitHeads(qkv[1].Forward(x, context.matmul_dtype), num_heads_);
-    at::Tensor v =
-        SplitHeads(qkv[2].Forward(x, context.matmul_dtype), num_heads_);
+    at::Tensor k = ProjectHeads(qkv[1], x, num_heads_, context);
+    at::Tensor v = ProjectHeads(qkv[2], x, num_heads_, context);
     if (hooked) {
       q = Hooked(HookPoint::kQuery, q);
       k = Hooked(HookPoint::kKey, k);
