@@ -135,6 +135,11 @@ std::vector<MethodEntry> BuildCatalogue() {
                      "cap on the threshold grid's size (0: none, as the "
                      "reference code; down_proj sites with massive "
                      "activations have thousands of candidates)"),
+             Integer("coarse_to_fine", 0, 64, 0,
+                     "threshold search by refinement with this factor: "
+                     "every factor^k-th candidate of the grid, then the "
+                     "best one's neighbourhood at each finer stride (0 or "
+                     "1: every candidate, as the reference code)"),
              Bool("up_down", false,
                   "also scale the LLaMA up_proj -> down_proj pair"),
              Bool("shift", true,

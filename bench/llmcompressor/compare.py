@@ -71,6 +71,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/reference/tokenizer"))
+sys.path.insert(0, str(ROOT / "tests/reference"))
+from transformers_eval import perplexity, window_losses  # noqa: E402
 
 GGUF = ROOT / "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json",
@@ -426,24 +428,6 @@ def calibration_spec(args):
 
 # --------------------------------------------------------------------------
 # Evaluation.
-
-def window_losses(model, windows, threads):
-    """Each window's mean token loss (docs/EVALUATION.md)."""
-    import torch
-    torch.set_num_threads(threads)
-    losses = []
-    with torch.no_grad():
-        for window in windows:
-            window = window.unsqueeze(0)
-            losses.append(float(model(window, labels=window).loss))
-    return losses
-
-
-def perplexity(model, windows, threads):
-    """docs/EVALUATION.md: exp(mean over windows of the mean token loss)."""
-    losses = window_losses(model, windows, threads)
-    return math.exp(sum(losses) / len(losses))
-
 
 def paired_ratio(losses_a, losses_b):
     """ppl(a) / ppl(b) on the same windows, with the interval of ±2

@@ -50,6 +50,7 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from engine_job import DATA_DIR, GGUF, ROOT, THREADS  # noqa: E402
 import engine_job  # noqa: E402
+import transformers_eval  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests/reference/tokenizer"))
 sys.path.insert(0, str(ROOT / "tests/reference/export"))
@@ -111,13 +112,7 @@ def windows(text):
 
 
 def perplexity(model, windows):
-    torch.set_num_threads(THREADS)
-    losses = []
-    with torch.no_grad():
-        for window in windows:
-            window = window.unsqueeze(0)
-            losses.append(float(model(window, labels=window).loss))
-    return math.exp(sum(losses) / len(losses))
+    return transformers_eval.perplexity(model, windows, THREADS)
 
 
 def load_compressed_tensors(directory, dequantize):

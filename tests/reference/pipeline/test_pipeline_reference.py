@@ -39,7 +39,6 @@ work dir (kept). A missing binary, model or dataset fails the test.
 """
 
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -53,6 +52,7 @@ from safetensors.numpy import load_file
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from engine_job import DATA_DIR, GGUF, ROOT, THREADS  # noqa: E402
 import engine_job  # noqa: E402
+import transformers_eval  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests/reference/tokenizer"))
 import smollm2_reference  # noqa: E402
@@ -136,15 +136,8 @@ def transformed(job):
         dtype=torch.float32).eval()
 
 
-def perplexity(model, ids):
-    """docs/EVALUATION.md: exp(sum_i loss_i * L / (n * L))."""
-    torch.set_num_threads(THREADS)
-    losses = []
-    with torch.no_grad():
-        for window in ids:
-            window = window.unsqueeze(0)
-            losses.append(float(model(window, labels=window).loss))
-    return math.exp(sum(losses) / len(losses))
+def perplexity(model, windows):
+    return transformers_eval.perplexity(model, windows, THREADS)
 
 
 @pytest.fixture(scope="module")

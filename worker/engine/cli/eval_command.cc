@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "worker/engine/cli/command_support.h"
@@ -44,6 +45,13 @@ class Stopwatch {
       std::chrono::steady_clock::now();
 };
 
+// The --matmul-dtype names and the dtypes they select; nullopt for any other.
+std::optional<at::ScalarType> MatmulDtype(const std::string& name) {
+  if (name == "float32") return at::kFloat;
+  if (name == "bfloat16") return at::kBFloat16;
+  return std::nullopt;
+}
+
 void CheckFlags(const EvalFlags& flags) {
   if (!std::filesystem::exists(flags.model)) {
     throw UsageError("--model " + flags.model + ": no such file or directory");
@@ -63,7 +71,7 @@ void CheckFlags(const EvalFlags& flags) {
         std::to_string(flags.seq_len) + ", got " +
         std::to_string(flags.max_tokens));
   }
-  if (flags.matmul_dtype != "float32" && flags.matmul_dtype != "bfloat16") {
+  if (!MatmulDtype(flags.matmul_dtype)) {
     throw UsageError("--matmul-dtype must be float32 or bfloat16, got '" +
                      flags.matmul_dtype + "'");
   }
@@ -147,8 +155,7 @@ int RunEval(const EvalFlags& flags) {
   int threads = ApplyThreadsFlag(flags.threads);
   model::ModelOptions options;
   options.device = ParseDeviceFlag(flags.device);
-  options.matmul_dtype =
-      flags.matmul_dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  options.matmul_dtype = *MatmulDtype(flags.matmul_dtype);
   Stopwatch total;
   Timings times;
   model::LoadedModel loaded = model::LoadModel(flags.model, options);

@@ -91,16 +91,17 @@ std::map<model::HookPoint, quant::QuantConfig> TrainingQuantizers(
   return quantizers;
 }
 
-// The first `samples` samples (0: all) of a stream, re-batched like it.
+// The first `samples` samples (0: all) of a stream, in its own batches
+// (views: the last kept batch is narrowed, nothing is copied).
 std::vector<at::Tensor> Limit(const std::vector<at::Tensor>& batches,
                               int64_t samples) {
-  if (samples <= 0 || batches.empty()) return batches;
-  const at::Tensor all = at::cat(batches);
-  if (samples >= all.size(0)) return batches;
-  const at::Tensor kept = all.slice(0, 0, samples);
+  if (samples <= 0) return batches;
   std::vector<at::Tensor> limited;
-  for (const at::Tensor& part : kept.split(batches.front().size(0), 0)) {
-    limited.push_back(part);
+  for (const at::Tensor& batch : batches) {
+    if (samples <= 0) break;
+    limited.push_back(batch.size(0) <= samples ? batch
+                                               : batch.narrow(0, 0, samples));
+    samples -= batch.size(0);
   }
   return limited;
 }

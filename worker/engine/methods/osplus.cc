@@ -14,9 +14,11 @@
 // reference, tests/reference/osplus). Departures, each a method parameter
 // with the reference's behaviour selectable: the loss may average a fixed
 // uniform token subsample (search_tokens; 0 = every token, as the
-// reference; whole sequences for attention), and the up→down pair is off
-// unless up_down is set. QUANTD_OSPLUS_DUMP_DIR=DIR in the environment
-// dumps every search (ThresholdSearch::Dump) under DIR/blocks.<i>.<site>.
+// reference; whole sequences for attention), the grid may be searched
+// coarse to fine (coarse_to_fine; 0 = every candidate, as the reference),
+// and the up→down pair is off unless up_down is set.
+// QUANTD_OSPLUS_DUMP_DIR=DIR in the environment dumps every search
+// (ThresholdSearch::Dump) under DIR/blocks.<i>.<site>.
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -42,6 +44,7 @@ class OsPlusMethod : public Method {
       : search_tokens_(params.Integer("search_tokens")),
         search_batch_(params.Integer("search_batch")),
         max_candidates_(params.Integer("max_candidates")),
+        coarse_to_fine_(params.Integer("coarse_to_fine")),
         up_down_(params.Bool("up_down")),
         shift_(params.Bool("shift")),
         token_clipping_(params.Bool("token_clipping")),
@@ -126,6 +129,7 @@ class OsPlusMethod : public Method {
     input.search_tokens = search_tokens_;
     input.candidates_per_batch = search_batch_;
     input.max_candidates = max_candidates_;
+    input.coarse_to_fine = coarse_to_fine_;
     input.contexts = session.context().contexts;
     ThresholdSearch search(std::move(input));
     ThresholdChoice choice = search.Run();
@@ -161,6 +165,7 @@ class OsPlusMethod : public Method {
   int64_t search_tokens_;
   int64_t search_batch_;
   int64_t max_candidates_;
+  int64_t coarse_to_fine_;
   bool up_down_;
   bool shift_;
   bool token_clipping_;

@@ -37,26 +37,18 @@ at::Tensor FakeQuantizePerCandidate(const at::Tensor& x,
                              qparams.qmin, qparams.qmax);
 }
 
-// One-hot selectors that pick consumer i's slice out of a concatenation.
-std::vector<model::Linear> Selectors(const std::vector<int64_t>& sizes,
-                                     bool per_feature) {
-  int64_t total = 0;
-  for (int64_t size : sizes) total += size;
-  std::vector<model::Linear> selectors;
-  int64_t offset = 0;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    model::Linear selector;
-    if (per_feature) {
-      selector.weight = at::zeros({1, static_cast<int64_t>(sizes.size())});
-      selector.weight.select(1, static_cast<int64_t>(i)).fill_(1.0);
-    } else {
-      selector.weight = at::zeros({sizes[i], total});
-      selector.weight.narrow(1, offset, sizes[i]).fill_diagonal_(1.0);
+// The first strict minimum of a curve, skipping NaN (unevaluated)
+// entries; 0 when there is none.
+size_t FirstMinimum(const std::vector<double>& losses) {
+  size_t best_index = 0;
+  double best = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < losses.size(); ++i) {
+    if (losses[i] < best) {
+      best = losses[i];
+      best_index = i;
     }
-    selectors.push_back(selector);
-    offset += sizes[i];
   }
-  return selectors;
+  return best_index;
 }
 
 const char* SiteFunctionKindName(SiteFunctionKind kind) {
@@ -186,7 +178,6 @@ void ThresholdSearch::PrepareSample() {
                                   x.size(0));
     sample_ = x.narrow(0, 0, sequences).contiguous();
     sample_index_ = at::arange(sequences * seq, at::kLong);
-    selectors_ = Selectors(out_sizes_, /*per_feature=*/false);
     reference_ = input_.block->SiteForward(site, sample_, input_.consumers,
                                            input_.contexts->For(sequences));
   } else {
@@ -213,16 +204,12 @@ void ThresholdSearch::PrepareSample() {
     if (kind_ == SiteFunctionKind::kLinear) {
       reference_ = at::matmul(sample_, weight_cat_.t());
     } else {
-      selectors_ = Selectors(out_sizes_, /*per_feature=*/true);
       reference_ =
           input_.block->SiteForward(site, sample_.unsqueeze(0),
                                     input_.consumers, input_.contexts->For(1));
     }
   }
   reference_ = reference_.reshape({-1, reference_.size(-1)});
-  for (model::Linear& selector : selectors_) {
-    selector.weight = selector.weight.to(x.device());
-  }
 }
 
 at::Tensor ThresholdSearch::QuantizeActivations(
@@ -260,26 +247,21 @@ at::Tensor ThresholdSearch::StackedForward(const at::Tensor& x,
   if (kind_ == SiteFunctionKind::kLinear) {
     return at::matmul(x, weights.transpose(1, 2));
   }
-  at::Tensor w = weights.transpose(1, 2);  // [K, C, O_tot]
-  if (kind_ == SiteFunctionKind::kAttention) w = w.unsqueeze(1);
-  at::Tensor projected = at::matmul(x, w);
-  if (bias_cat_.defined()) projected = projected + bias_cat_;
+  // The consumers with their K candidates stacked ([K, O_i, C] weights):
+  // the site function runs on all candidates at once, candidate-major.
+  std::vector<model::Linear> stacked = input_.consumers;
+  std::vector<at::Tensor> parts = weights.split_with_sizes(out_sizes_, 1);
+  for (size_t i = 0; i < stacked.size(); ++i) stacked[i].weight = parts[i];
   const std::string& site = input_.site->name;
   if (kind_ == SiteFunctionKind::kAttention) {
     const int64_t sequences = x.size(1), seq = x.size(2);
-    at::Tensor merged = projected.reshape({count * sequences, seq, -1});
     at::Tensor out = input_.block->SiteForward(
-        site, merged, selectors_, input_.contexts->For(count * sequences));
+        site, x.reshape({count * sequences, seq, -1}), stacked,
+        input_.contexts->For(count * sequences));
     return out.reshape({count, sequences * seq, -1});
   }
-  // Elementwise MLP input: every (token, feature) becomes a row holding the
-  // consumers' outputs for it; one-hot selectors feed them to F.
-  std::vector<at::Tensor> parts = projected.split_with_sizes(out_sizes_, -1);
-  at::Tensor stacked = at::stack(parts, -1);  // [K, n, O, m]
-  const int64_t consumers = static_cast<int64_t>(parts.size());
-  at::Tensor out =
-      input_.block->SiteForward(site, stacked.reshape({1, -1, consumers}),
-                                selectors_, input_.contexts->For(1));
+  at::Tensor out = input_.block->SiteForward(
+      site, x.reshape({1, -1, x.size(-1)}), stacked, input_.contexts->For(1));
   return out.reshape({count, x.size(1), -1});
 }
 
@@ -352,22 +334,60 @@ ThresholdChoice ThresholdSearch::Run() const {
     choice.losses = {choice.loss_before};
     return choice;
   }
-  std::vector<double> losses = Losses(thresholds_, input_.candidates_per_batch);
-  size_t best_index = 0;
-  double best = std::numeric_limits<double>::infinity();
-  for (size_t i = 0; i < losses.size(); ++i) {
-    if (losses[i] < best) {
-      best = losses[i];
-      best_index = i;
-    }
-  }
+  std::vector<double> losses =
+      input_.coarse_to_fine > 1
+          ? CoarseToFineLosses()
+          : Losses(thresholds_, input_.candidates_per_batch);
+  const size_t best_index = FirstMinimum(losses);
   choice.threshold = thresholds_[best_index];
   choice.scale = OutlierScale(channel_min_, channel_max_, choice.threshold);
   choice.loss_before = losses.front();
   choice.loss_after = losses[best_index];
-  choice.candidates = static_cast<int64_t>(losses.size());
+  choice.candidates = static_cast<int64_t>(
+      std::count_if(losses.begin(), losses.end(),
+                    [](double loss) { return !std::isnan(loss); }));
   choice.losses = std::move(losses);
   return choice;
+}
+
+std::vector<double> ThresholdSearch::CoarseToFineLosses() const {
+  const size_t count = thresholds_.size();
+  const size_t factor = static_cast<size_t>(input_.coarse_to_fine);
+  std::vector<double> losses(count, std::nan(""));
+  std::vector<bool> evaluated(count, false);
+  // Evaluates the positions not evaluated yet, in one run of batches.
+  auto evaluate = [&](const std::vector<size_t>& positions) {
+    std::vector<size_t> pending;
+    std::vector<double> thresholds;
+    for (size_t i : positions) {
+      if (i < count && !evaluated[i]) {
+        evaluated[i] = true;
+        pending.push_back(i);
+        thresholds.push_back(thresholds_[i]);
+      }
+    }
+    std::vector<double> values =
+        Losses(thresholds, input_.candidates_per_batch);
+    for (size_t j = 0; j < pending.size(); ++j) losses[pending[j]] = values[j];
+  };
+  size_t stride = 1;
+  while (stride * factor * factor <= count) stride *= factor;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < count; i += stride) positions.push_back(i);
+  positions.push_back(count - 1);  // The lower bound's end of the grid.
+  evaluate(positions);
+  while (stride > 1) {
+    const size_t best = FirstMinimum(losses);
+    const size_t finer = stride / factor;
+    positions.clear();
+    const size_t begin = best >= stride ? best - stride : best % finer;
+    for (size_t i = begin; i <= best + stride; i += finer) {
+      positions.push_back(i);
+    }
+    evaluate(positions);
+    stride = finer;
+  }
+  return losses;
 }
 
 void ThresholdSearch::Dump(const ThresholdChoice& choice,
@@ -384,6 +404,7 @@ void ThresholdSearch::Dump(const ThresholdChoice& choice,
       {"lower_bound", input_.lower_bound},
       {"search_tokens", input_.search_tokens},
       {"max_candidates", input_.max_candidates},
+      {"coarse_to_fine", input_.coarse_to_fine},
       {"sample_tokens", sample_index_.size(0)},
       {"weight_quant", QuantConfigJson(input_.weight)},
       {"activation_quant", QuantConfigJson(input_.activation_quant)},

@@ -57,6 +57,13 @@ struct ThresholdSearchInput {
   int64_t search_tokens = 4096;
   // Cap on the grid's K (0: none, as the reference).
   int64_t max_candidates = 0;
+  // Coarse-to-fine factor f (≤ 1: every candidate, as the reference). With
+  // f ≥ 2 the grid is evaluated at stride f^m (the largest with f^(m+2) ≤
+  // K, plus the last candidate), then within ±stride of the best so far at
+  // stride/f, down to stride 1: about (f + 1)·(m + 1) candidates instead
+  // of K. The choice is a local minimum of the grid's curve, not
+  // necessarily the global one.
+  int64_t coarse_to_fine = 0;
   // Candidates stacked into one evaluation.
   int64_t candidates_per_batch = 8;
   ContextCache* contexts = nullptr;
@@ -69,7 +76,8 @@ struct ThresholdChoice {
   double loss_after = 0.0;   // L(threshold).
   int64_t candidates = 0;
   // L(t) for every candidate of thresholds(), in grid order (the curve the
-  // choice was made on; one entry, L(T), when the grid is empty).
+  // choice was made on; one entry, L(T), when the grid is empty). NaN where
+  // a coarse-to-fine search did not evaluate the candidate.
   std::vector<double> losses;
 };
 
@@ -102,8 +110,8 @@ class ThresholdSearch {
   // the one-at-a-time reference the batched evaluation must equal.
   double DirectLoss(double threshold) const;
 
-  // Evaluates the grid and picks the first strict minimum (ties keep the
-  // larger t).
+  // Evaluates the grid (all of it, or coarse to fine) and picks the first
+  // strict minimum of the evaluated candidates (ties keep the larger t).
   ThresholdChoice Run() const;
 
   // Tokens of the statistics batch the loss is taken over, as indices into
@@ -130,6 +138,8 @@ class ThresholdSearch {
   at::Tensor StackedForward(const at::Tensor& x,
                             const at::Tensor& weights) const;
   at::Tensor LossOf(const at::Tensor& output) const;
+  // L(t) at the grid positions of a coarse-to-fine search, NaN elsewhere.
+  std::vector<double> CoarseToFineLosses() const;
 
   ThresholdSearchInput input_;
   SiteFunctionKind kind_;
@@ -142,7 +152,6 @@ class ThresholdSearch {
   at::Tensor weight_cat_;    // [O_tot, C].
   at::Tensor bias_cat_;      // [O_tot] or undefined.
   std::vector<int64_t> out_sizes_;
-  std::vector<model::Linear> selectors_;
 };
 
 }  // namespace quantd::engine::methods

@@ -2,12 +2,14 @@
 // docs/ALGORITHMS.md §2.3, a known outlier channel is squeezed, ties keep
 // the larger threshold, and stacked-candidate evaluation equals evaluating
 // one candidate at a time through SiteForward with real quantized layers
-// for every kind of site function.
+// for every kind of site function; the coarse-to-fine search evaluates a
+// few candidates of the same curve and lands on a local minimum.
 #include "worker/engine/methods/osplus_search.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "worker/engine/methods/methods_test_util.h"
@@ -180,6 +182,53 @@ TEST(ThresholdSearchTest, SubsampleDoesNotAliasWithTheWindows) {
   EXPECT_LT(starts, 8);
   // A fixed draw: the same tokens every time.
   EXPECT_TRUE(at::equal(ThresholdSearch(input).sample_index(), index));
+}
+
+TEST(ThresholdSearchTest, CoarseToFineEvaluatesFewCandidatesOfTheSameCurve) {
+  auto model = TinyModel(model::testing::TinyLlamaConfig());
+  auto block = model->LoadBlock(0);
+  ContextCache contexts(*model, 12);
+  for (const char* site : {"attn_in", "mlp_in", "mlp_out_in"}) {
+    at::Tensor x = SiteActivation(*model, *block, site, 3);
+    ThresholdSearchInput input = MakeInput(*block, site, x, "w6a6", contexts);
+    const ThresholdChoice full = ThresholdSearch(input).Run();
+    input.coarse_to_fine = 4;
+    ThresholdSearch search(input);
+    const ThresholdChoice fast = search.Run();
+    const std::vector<double>& grid = search.thresholds();
+    ASSERT_EQ(fast.losses.size(), grid.size()) << site;
+    // Evaluated entries are the exhaustive curve's, the others NaN.
+    int64_t evaluated = 0;
+    for (size_t i = 0; i < grid.size(); ++i) {
+      if (std::isnan(fast.losses[i])) continue;
+      ++evaluated;
+      EXPECT_NEAR(fast.losses[i], full.losses[i], 1e-6 * full.losses[i])
+          << site << " candidate " << i;
+    }
+    EXPECT_EQ(fast.candidates, evaluated) << site;
+    EXPECT_LT(evaluated, static_cast<int64_t>(grid.size()) / 3) << site;
+    EXPECT_FALSE(std::isnan(fast.losses.front())) << site;
+    EXPECT_FALSE(std::isnan(fast.losses.back())) << site;
+    // The choice is the least evaluated loss, and a local minimum of the
+    // grid: both neighbours were evaluated and are not lower.
+    const size_t chosen = static_cast<size_t>(
+        std::find(grid.begin(), grid.end(), fast.threshold) - grid.begin());
+    ASSERT_LT(chosen, grid.size()) << site;
+    for (double loss : fast.losses) {
+      if (!std::isnan(loss)) {
+        EXPECT_GE(loss, fast.loss_after) << site;
+      }
+    }
+    for (size_t neighbour : {chosen - 1, chosen + 1}) {
+      if (neighbour < grid.size()) {
+        EXPECT_FALSE(std::isnan(fast.losses[neighbour])) << site;
+      }
+    }
+    EXPECT_GE(fast.loss_after, full.loss_after * (1 - 1e-6)) << site;
+    EXPECT_TRUE(at::equal(
+        fast.scale, OutlierScale(search.channel_min(), search.channel_max(),
+                                 fast.threshold)));
+  }
 }
 
 TEST(ThresholdSearchTest, ActivationWithinTheLowerBoundIsNotScaled) {

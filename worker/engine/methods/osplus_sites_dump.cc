@@ -172,6 +172,7 @@ void DumpBlock(const Options& options, const model::Model& model,
       input.search_tokens = parsed.Integer("search_tokens");
       input.candidates_per_batch = parsed.Integer("search_batch");
       input.max_candidates = parsed.Integer("max_candidates");
+      input.coarse_to_fine = parsed.Integer("coarse_to_fine");
       input.contexts = &contexts;
       ThresholdSearch search(std::move(input));
       ThresholdChoice choice = search.Run();

@@ -123,6 +123,35 @@ TEST(BlockTest, SiteForwardReproducesTheNextSite) {
   }
 }
 
+TEST(BlockTest, StackedConsumersRunEachCandidateOnItsPart) {
+  // Two candidates of every consumer stacked ([2, O, C] weights): the
+  // first half of the sequences goes through candidate 0, the second half
+  // through candidate 1, as two separate SiteForward calls would.
+  for (const io::ModelConfig& config : AllTinyConfigs()) {
+    auto model = Tiny(config);
+    Batch b = MakeBatch(*model);
+    auto block = model->LoadBlock(0);
+    for (const char* site : {"attn_in", "mlp_in"}) {
+      const std::vector<Linear> original = block->Consumers(site);
+      std::vector<Linear> doubled = original, stacked = original;
+      for (size_t i = 0; i < original.size(); ++i) {
+        doubled[i].weight = original[i].weight * 2.0;
+        stacked[i].weight = at::stack({original[i].weight, doubled[i].weight});
+      }
+      at::Tensor x = b.hidden;
+      ForwardContext pair = model->MakeContext(at::cat({b.ids, b.ids}));
+      at::Tensor both =
+          block->SiteForward(site, at::cat({x, x}), stacked, pair);
+      at::Tensor first = block->SiteForward(site, x, original, b.context);
+      at::Tensor second = block->SiteForward(site, x, doubled, b.context);
+      EXPECT_TRUE(at::allclose(both, at::cat({first, second}), 1e-5, 1e-6))
+          << config.model_type << " " << site;
+    }
+  }
+  Linear stacked{at::ones({3, 4, 5}), at::Tensor()};
+  EXPECT_THROW(stacked.Forward(at::ones({2, 5})), ModelError);
+}
+
 TEST(BlockTest, HookReplacesWhatTheLinearLayersRead) {
   auto model = Tiny(testing::TinyLlamaConfig());
   Batch b = MakeBatch(*model);

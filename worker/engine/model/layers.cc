@@ -1,6 +1,7 @@
 #include "worker/engine/model/layers.h"
 
 #include <string>
+#include <vector>
 
 #include "worker/engine/model/model_error.h"
 
@@ -19,7 +20,19 @@ at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& weight,
 }
 
 at::Tensor Linear::Forward(const at::Tensor& x, at::ScalarType compute) const {
-  return LinearProduct(x, weight, bias, compute);
+  if (weight.dim() != 3) return LinearProduct(x, weight, bias, compute);
+  const int64_t count = weight.size(0);
+  if (x.numel() % (count * x.size(-1)) != 0) {
+    throw ModelError("stacked linear: " + std::to_string(count) +
+                     " candidates do not divide the input's " +
+                     std::to_string(x.numel() / x.size(-1)) + " rows");
+  }
+  at::Tensor product =
+      at::matmul(x.reshape({count, -1, x.size(-1)}), weight.transpose(1, 2));
+  if (bias.defined()) product = product + bias;
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = weight.size(1);
+  return product.reshape(shape);
 }
 
 at::Tensor Norm::Forward(const at::Tensor& x) const {

@@ -22,17 +22,22 @@ at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias, at::ScalarType compute);
 
 struct Linear {
-  at::Tensor weight;  // [out_features, in_features], float32.
-  at::Tensor bias;    // [out_features], or undefined when the layer has none.
+  // [out_features, in_features], float32; or [K, out_features, in_features]:
+  // K stacked candidates of the layer (the OS+ search), where x splits
+  // into K equal candidate-major parts along its leading dimensions and
+  // part k goes through candidate k.
+  at::Tensor weight;
+  at::Tensor bias;  // [out_features], or undefined when the layer has none.
 
   // x Wᵀ + b in x's dtype. With `compute` kBFloat16 (or kHalf), x and W are
   // rounded to it for the product (accumulated in float32 by the CPU and
   // CUDA kernels), and the product comes back in x's dtype before the bias
-  // is added; any other `compute` changes nothing.
+  // is added; any other `compute` changes nothing. Stacked weights take
+  // float32 products.
   at::Tensor Forward(const at::Tensor& x,
                      at::ScalarType compute = at::kFloat) const;
-  int64_t in_features() const { return weight.size(1); }
-  int64_t out_features() const { return weight.size(0); }
+  int64_t in_features() const { return weight.size(-1); }
+  int64_t out_features() const { return weight.size(-2); }
 };
 
 enum class NormKind {
