@@ -131,7 +131,7 @@ std::vector<MethodEntry> BuildCatalogue() {
                      "all of them, as the reference code does)"),
              Integer("search_batch", 1, 1024, 8,
                      "threshold candidates evaluated together"),
-             Integer("max_candidates", 0, 1e7, 0,
+             Integer("max_candidates", 0, 1e7, 200,
                      "cap on the threshold grid's size (0: none, as the "
                      "reference code; down_proj sites with massive "
                      "activations have thousands of candidates)"),
@@ -140,8 +140,9 @@ std::vector<MethodEntry> BuildCatalogue() {
                      "every factor^k-th candidate of the grid, then the "
                      "best one's neighbourhood at each finer stride (0 or "
                      "1: every candidate, as the reference code)"),
-             Bool("up_down", false,
-                  "also scale the LLaMA up_proj -> down_proj pair"),
+             Bool("up_down", std::nullopt,
+                  "also scale the LLaMA up_proj -> down_proj pair (default: "
+                  "on where the weights are per-channel or per-group)"),
              Bool("shift", true,
                   "channel-wise shifting where a bias absorbs it"),
              Bool("token_clipping", false,

@@ -147,5 +147,32 @@ TEST(MethodsFlowTest, OsPlusReportsFiguresAndFoldsUpDown) {
                                      "blocks.0.mlp_out_in"));
 }
 
+TEST(MethodsFlowTest, OsPlusPairsUpDownByDefaultWherePerRowStepsAllowIt) {
+  // up_down unset: on for per-channel (w4a4) and per-group weights, off for
+  // per-tensor ones, which have no per-row step to fold the scale into;
+  // explicitly false turns it off.
+  auto names = [](const QuantizedRun& run) {
+    std::vector<std::string> out;
+    for (const LayerFigure& figure : run.outcome.figures) {
+      out.push_back(figure.name);
+    }
+    return out;
+  };
+  const io::ModelConfig llama = model::testing::TinyLlamaConfig();
+  EXPECT_THAT(
+      names(QuantizeBlock0(llama, "osplus", {{"search_tokens", 8}}, "w4a4")),
+      ::testing::Contains("blocks.0.mlp_out_in"));
+  EXPECT_THAT(names(QuantizeBlock0(llama, "osplus", {{"search_tokens", 8}},
+                                   "w4a16-g16")),
+              ::testing::Contains("blocks.0.mlp_out_in"));
+  EXPECT_THAT(
+      names(QuantizeBlock0(llama, "osplus", {{"search_tokens", 8}}, "w8a8-pt")),
+      ::testing::Not(::testing::Contains("blocks.0.mlp_out_in")));
+  EXPECT_THAT(
+      names(QuantizeBlock0(llama, "osplus",
+                           {{"search_tokens", 8}, {"up_down", false}}, "w4a4")),
+      ::testing::Not(::testing::Contains("blocks.0.mlp_out_in")));
+}
+
 }  // namespace
 }  // namespace quantd::engine::methods

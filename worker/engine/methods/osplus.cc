@@ -16,11 +16,13 @@
 // uniform token subsample (search_tokens; 0 = every token, as the
 // reference; whole sequences for attention), the grid may be searched
 // coarse to fine (coarse_to_fine; 0 = every candidate, as the reference),
-// and the up→down pair is off unless up_down is set.
+// and the up→down pair (up_down) may be turned off; by default it is on
+// wherever the weights are per-channel or per-group.
 // QUANTD_OSPLUS_DUMP_DIR=DIR in the environment dumps every search
 // (ThresholdSearch::Dump) under DIR/blocks.<i>.<site>.
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "worker/engine/methods/block_session.h"
@@ -29,6 +31,7 @@
 #include "worker/engine/methods/method_error.h"
 #include "worker/engine/methods/osplus_search.h"
 #include "worker/engine/methods/token_clipping.h"
+#include "worker/engine/quant/scheme.h"
 
 namespace quantd::engine::methods {
 namespace {
@@ -45,7 +48,9 @@ class OsPlusMethod : public Method {
         search_batch_(params.Integer("search_batch")),
         max_candidates_(params.Integer("max_candidates")),
         coarse_to_fine_(params.Integer("coarse_to_fine")),
-        up_down_(params.Bool("up_down")),
+        up_down_(params.Has("up_down")
+                     ? std::optional<bool>(params.Bool("up_down"))
+                     : std::nullopt),
         shift_(params.Bool("shift")),
         token_clipping_(params.Bool("token_clipping")),
         lower_bound_(params.Has("lower_bound") ? params.Number("lower_bound")
@@ -82,10 +87,20 @@ class OsPlusMethod : public Method {
                            site.point == model::HookPoint::kMlpIn;
     if (norm_site && CanScaleSite(site)) {
       MigrateNormSite(session, site);
-    } else if (site.point == model::HookPoint::kMlpOutIn && up_down_ &&
+    } else if (site.point == model::HookPoint::kMlpOutIn &&
+               ScalesUpDown(*session.context().scheme) &&
                !site.producer.empty()) {
       MigrateProducerSite(session, site);
     }
+  }
+
+  // up_down as given, else on wherever the weights have per-row steps to
+  // fold the scale into (per-channel or per-group; docs/OSPLUS-FIDELITY.md
+  // §5 for the measurement behind that default).
+  bool ScalesUpDown(const quant::QuantScheme& scheme) const {
+    if (up_down_) return *up_down_;
+    return scheme.weight.enabled &&
+           scheme.weight.granularity != quant::Granularity::kPerTensor;
   }
 
   void MigrateNormSite(BlockSession& session, const model::InputSite& site) {
@@ -166,7 +181,7 @@ class OsPlusMethod : public Method {
   int64_t search_batch_;
   int64_t max_candidates_;
   int64_t coarse_to_fine_;
-  bool up_down_;
+  std::optional<bool> up_down_;  // nullopt: by the scheme (ScalesUpDown).
   bool shift_;
   bool token_clipping_;
   double lower_bound_;
