@@ -353,15 +353,14 @@ ThresholdChoice ThresholdSearch::Run() const {
 std::vector<double> ThresholdSearch::CoarseToFineLosses() const {
   const size_t count = thresholds_.size();
   const size_t factor = static_cast<size_t>(input_.coarse_to_fine);
-  std::vector<double> losses(count, std::nan(""));
-  std::vector<bool> evaluated(count, false);
+  std::vector<double> losses(count, std::nan(""));  // NaN: not evaluated.
   // Evaluates the positions not evaluated yet, in one run of batches.
   auto evaluate = [&](const std::vector<size_t>& positions) {
     std::vector<size_t> pending;
     std::vector<double> thresholds;
     for (size_t i : positions) {
-      if (i < count && !evaluated[i]) {
-        evaluated[i] = true;
+      if (i < count && std::isnan(losses[i]) &&
+          std::find(pending.begin(), pending.end(), i) == pending.end()) {
         pending.push_back(i);
         thresholds.push_back(thresholds_[i]);
       }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "worker/engine/methods/methods_test_util.h"
 #include "worker/engine/quant/scheme.h"
@@ -145,13 +146,20 @@ TEST(ThresholdSearchTest, SqueezesAKnownOutlierChannel) {
   EXPECT_DOUBLE_EQ(choice.loss_before, losses.front());
 }
 
-TEST(ThresholdSearchTest, ZeroSearchTokensTakesEveryToken) {
+// Runs `check` on a w6a6 search input of each LLaMA site of block 0.
+void ForEachLlamaSite(
+    const std::function<void(const char*, ThresholdSearchInput)>& check) {
   auto model = TinyModel(model::testing::TinyLlamaConfig());
   auto block = model->LoadBlock(0);
   ContextCache contexts(*model, 12);
   for (const char* site : {"attn_in", "mlp_in", "mlp_out_in"}) {
     at::Tensor x = SiteActivation(*model, *block, site, 3);
-    ThresholdSearchInput input = MakeInput(*block, site, x, "w6a6", contexts);
+    check(site, MakeInput(*block, site, x, "w6a6", contexts));
+  }
+}
+
+TEST(ThresholdSearchTest, ZeroSearchTokensTakesEveryToken) {
+  ForEachLlamaSite([](const char* site, ThresholdSearchInput input) {
     input.search_tokens = 0;
     ThresholdSearch search(input);
     EXPECT_TRUE(at::equal(search.sample_index(), at::arange(24, at::kLong)))
@@ -160,7 +168,7 @@ TEST(ThresholdSearchTest, ZeroSearchTokensTakesEveryToken) {
     ThresholdChoice choice = search.Run();
     ASSERT_EQ(choice.losses.size(), search.thresholds().size()) << site;
     EXPECT_DOUBLE_EQ(choice.losses.front(), choice.loss_before) << site;
-  }
+  });
 }
 
 TEST(ThresholdSearchTest, SubsampleDoesNotAliasWithTheWindows) {
@@ -185,12 +193,7 @@ TEST(ThresholdSearchTest, SubsampleDoesNotAliasWithTheWindows) {
 }
 
 TEST(ThresholdSearchTest, CoarseToFineEvaluatesFewCandidatesOfTheSameCurve) {
-  auto model = TinyModel(model::testing::TinyLlamaConfig());
-  auto block = model->LoadBlock(0);
-  ContextCache contexts(*model, 12);
-  for (const char* site : {"attn_in", "mlp_in", "mlp_out_in"}) {
-    at::Tensor x = SiteActivation(*model, *block, site, 3);
-    ThresholdSearchInput input = MakeInput(*block, site, x, "w6a6", contexts);
+  ForEachLlamaSite([](const char* site, ThresholdSearchInput input) {
     const ThresholdChoice full = ThresholdSearch(input).Run();
     input.coarse_to_fine = 4;
     ThresholdSearch search(input);
@@ -228,7 +231,7 @@ TEST(ThresholdSearchTest, CoarseToFineEvaluatesFewCandidatesOfTheSameCurve) {
     EXPECT_TRUE(at::equal(
         fast.scale, OutlierScale(search.channel_min(), search.channel_max(),
                                  fast.threshold)));
-  }
+  });
 }
 
 TEST(ThresholdSearchTest, ActivationWithinTheLowerBoundIsNotScaled) {
